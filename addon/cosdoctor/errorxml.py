@@ -1,0 +1,161 @@
+"""COS's ``<Error>`` response body: parse it safely, render it exactly as COS does.
+
+The body comes from the network (or from a saved capture), so the parser is hardened against
+hostile XML: documents with a DOCTYPE or an ENTITY declaration are refused before libxml2 sees
+them, the parser itself never loads DTDs, resolves entities or touches the network, the input is
+always decoded as UTF-8 (so a declared exotic encoding cannot hide a DOCTYPE from the byte
+search), and anything above ``MAX_XML_BYTES`` is refused unread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lxml import etree
+
+__all__ = [
+    "MAX_XML_BYTES",
+    "CosErrorDoc",
+    "parse_error_xml",
+    "normalise_message",
+    "render_error_xml",
+]
+
+MAX_XML_BYTES = 1 << 20
+
+_BOM = b"\xef\xbb\xbf"
+# XML keywords are case-sensitive, but refusing every spelling costs nothing.
+_FORBIDDEN = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_KNOWN = {"Code": "code", "Message": "message", "Resource": "resource",
+          "RequestId": "request_id", "TraceId": "trace_id"}
+# Fields that are identifiers: surrounding whitespace is noise.  Message keeps its text as sent
+# (COS's content-length-range message really ends with a space).
+_STRIPPED = frozenset({"code", "resource", "request_id", "trace_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class CosErrorDoc:
+    code: str | None
+    message: str | None
+    resource: str | None
+    request_id: str | None
+    trace_id: str | None
+    extra: tuple[tuple[str, str], ...] = ()  # other child elements, in document order
+
+
+def _make_parser() -> etree.XMLParser:
+    # A fresh parser per call: lxml parsers are not thread-safe and this one is cheap.
+    return etree.XMLParser(
+        encoding="utf-8",  # ignore the declared encoding: the byte search above must stay valid
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def _parse_tree(data: bytes) -> etree._Element:
+    """Parse with the hardened parser only (no pre-checks); raises on malformed XML."""
+    return etree.fromstring(data, _make_parser())
+
+
+def _text(el: etree._Element) -> str:
+    return "".join(el.itertext())
+
+
+def parse_error_xml(data: bytes | None) -> CosErrorDoc | None:
+    """The COS ``<Error>`` document in ``data``, or None when it is not one (never raises)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return None
+    if len(data) > MAX_XML_BYTES:
+        return None
+    data = bytes(data)
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    if not data.strip() or b"<Error" not in data or _FORBIDDEN.search(data):
+        return None
+    try:
+        root = _parse_tree(data)
+    except Exception:  # lxml raises XMLSyntaxError, ValueError, ... on garbage: all mean "not COS"
+        return None
+    if not isinstance(root.tag, str) or etree.QName(root).localname != "Error":
+        return None
+    found: dict[str, str] = {}
+    extra: list[tuple[str, str]] = []
+    for child in root:
+        if not isinstance(child.tag, str):  # entities/comments/PIs that survived
+            continue
+        name = etree.QName(child).localname
+        value = _text(child)
+        attr = _KNOWN.get(name)
+        if attr is not None and attr not in found:
+            found[attr] = value.strip() if attr in _STRIPPED else value
+        else:
+            extra.append((name, value))
+    return CosErrorDoc(
+        code=found.get("code"),
+        message=found.get("message"),
+        resource=found.get("resource"),
+        request_id=found.get("request_id"),
+        trace_id=found.get("trace_id"),
+        extra=tuple(extra),
+    )
+
+
+_APOSTROPHES = re.compile("&apos;|&#39;|&#x27;|[\u2018\u2019]", re.IGNORECASE)
+
+
+def normalise_message(text: str) -> str:
+    """COS's message with every apostrophe spelling made ASCII, for comparing with known texts.
+
+    The XML parser already decodes ``&apos;``; the literal entity is handled too because messages
+    also arrive double-escaped or from places that never went through a parser. The docs print
+    ``doesn‘t`` (U+2018) in one place.
+    """
+    if not isinstance(text, str):
+        return ""
+    return _APOSTROPHES.sub("'", text).strip()
+
+
+_XML_DECL = b"<?xml version='1.0' encoding='utf-8' ?>\n"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
+# Characters XML 1.0 cannot carry at all, not even as character references.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;", "\r": "&#13;"}
+_ESCAPE_RE = re.compile("[&<>'\"\r]")
+
+
+def _escape(text: str) -> str:
+    text = _ILLEGAL.sub("\ufffd", text)
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+
+
+def render_error_xml(code: str, message: str, resource: str, request_id: str,
+                     trace_id: str | None = None,
+                     extra: Sequence[tuple[str, str]] = ()) -> bytes:
+    """An error body byte-for-byte in COS's shape (block mode and the local emulator send it).
+
+    ``TraceId`` is left out when ``trace_id`` is None. Raises ValueError when an ``extra`` name
+    is not a plain XML element name: that is a programming error, not user input.
+    """
+    parts = [
+        "<Error>",
+        f"<Code>{_escape(code)}</Code>",
+        f"<Message>{_escape(message)}</Message>",
+        f"<Resource>{_escape(resource)}</Resource>",
+        f"<RequestId>{_escape(request_id)}</RequestId>",
+    ]
+    if trace_id is not None:
+        parts.append(f"<TraceId>{_escape(trace_id)}</TraceId>")
+    for name, value in extra:
+        if not isinstance(name, str) or not _NAME.match(name) or name.lower().startswith("xml"):
+            raise ValueError(f"not a usable XML element name: {name!r}")
+        parts.append(f"<{name}>{_escape(value)}</{name}>")
+    parts.append("</Error>")
+    return _XML_DECL + "".join(parts).encode("utf-8")
