@@ -1,0 +1,292 @@
+"""COS POST doctor: a mitmproxy addon that explains failing Tencent Cloud COS POST Object uploads.
+
+    mitmdump -s addon/cos_addon.py [--set cos_validate=warn|block] [--set cos_report=cos.jsonl]
+
+This file is wiring only: options, hooks and annotations. The checks live in `cosdoctor/`, which
+never imports mitmproxy. Every hook is fail-open: an exception is logged once and the flow goes on.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for cosdoctor, however we are loaded
+
+from mitmproxy import ctx, exceptions, http  # noqa: E402
+
+from cosdoctor import catalogue  # noqa: E402
+from cosdoctor.credentials import CredentialsError, CredentialStore, load_credentials  # noqa: E402
+from cosdoctor.diagnosis import Diagnosis, block_answer, diagnose, preflight, request_for  # noqa: E402
+from cosdoctor.explain import read_answer  # noqa: E402
+from cosdoctor.hosts import HostGlobs, custom_endpoint, is_probably_cos_host, parse_cos_host  # noqa: E402
+from cosdoctor.isotime import format_iso8601  # noqa: E402
+from cosdoctor.preflight import Analysis  # noqa: E402
+from cosdoctor.redact import scrub  # noqa: E402
+from cosdoctor.report import ReportWriter, record  # noqa: E402
+
+logger = logging.getLogger("cosdoctor")
+
+VALIDATE_MODES = ("off", "warn", "block")
+COS_FIELD_MARKERS = (b'name="q-signature"', b'name="signature"')
+SNIFF_BYTES = 64 * 1024
+META_KEY = "cos"
+LOCAL_KEY = "cos_local"          # set on flows that block mode answered itself
+ERROR_MARK = ":x:"
+
+
+def fail_open(hook):
+    """Never let a bug here break a user's flow: log once per hook, count it, carry on."""
+    @functools.wraps(hook)
+    def wrapper(self, flow=None, *args):
+        try:
+            return hook(self, flow, *args) if flow is not None else hook(self)
+        except Exception as exc:  # noqa: BLE001 - this is the fail-open boundary
+            self.internal_errors += 1
+            if hook.__name__ not in self._reported_errors:
+                self._reported_errors.add(hook.__name__)
+                flow_id = getattr(flow, "id", "-")
+                message = scrub(f"{type(exc).__name__}: {exc}", self.credentials.secrets())
+                logger.error(f"cosdoctor: internal error in {hook.__name__} (flow {flow_id}): "
+                             f"{message}; the flow continues undiagnosed")
+            return None
+    return wrapper
+
+
+class CosDoctor:
+    name = "cosdoctor"
+
+    def __init__(self) -> None:
+        self.validate = "off"
+        self.annotate = True
+        self.lang = "en"
+        self.hosts = HostGlobs([])
+        self.credentials = CredentialStore({}, ())
+        self.report: ReportWriter | None = None
+        self.internal_errors = 0
+        self._reported_errors: set[str] = set()
+        self._analyses: dict[str, Analysis] = {}     # preflight results waiting for the answer
+        self._blocked: set[str] = set()
+        self.flows_diagnosed = 0
+        self._configured_once = False
+
+    # --- options ------------------------------------------------------------------------
+
+    def load(self, loader) -> None:
+        loader.add_option("cos_validate", str, "off",
+                          "Pre-flight check of COS POST uploads: off, warn (annotate and forward) or "
+                          "block (answer a request COS would certainly reject locally, as COS would).")
+        loader.add_option("cos_credentials", str, "",
+                          "File of 'SecretId SecretKey [Token]' lines used only to verify signatures. "
+                          "COS_SECRET_ID/COS_SECRET_KEY/COS_SECURITY_TOKEN are read too.")
+        loader.add_option("cos_report", Optional[str], None,
+                          "JSON Lines audit log: one record per COS flow, appended.")
+        loader.add_option("cos_annotate", bool, True,
+                          "Add X-COS-Diagnosis headers to failing COS responses.")
+        loader.add_option("cos_hosts", Sequence[str], [],
+                          "Extra host globs (custom or CDN domains) to treat as COS endpoints.")
+        loader.add_option("cos_lang", str, "en", "Language of titles, causes and fixes: en, ko or zh.")
+
+    def configure(self, updated: set[str]) -> None:
+        """Validate and cache options. A bad value at start-up is one error line (mitmdump then
+        exits 1); later, from the console or mitmweb, it is an OptionsError that rolls back."""
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as exc:
+            if self._configured_once:
+                raise
+            # mitmproxy logs exceptions raised while a script loads with a traceback: say it plainly.
+            logger.error(f"cosdoctor: {exc}")
+        finally:
+            self._configured_once = True
+
+    def _configure(self, updated: set[str]) -> None:
+        if "cos_validate" in updated:
+            mode = ctx.options.cos_validate
+            if mode not in VALIDATE_MODES:
+                raise exceptions.OptionsError(
+                    f"cos_validate must be one of {', '.join(VALIDATE_MODES)}, not {mode!r}")
+            self.validate = mode
+        if "cos_lang" in updated:
+            if ctx.options.cos_lang not in catalogue.LANGS:
+                raise exceptions.OptionsError(
+                    f"cos_lang must be one of {', '.join(catalogue.LANGS)}, not {ctx.options.cos_lang!r}")
+            self.lang = ctx.options.cos_lang
+        if "cos_hosts" in updated:
+            try:
+                self.hosts = HostGlobs(ctx.options.cos_hosts)
+            except ValueError as exc:
+                raise exceptions.OptionsError(f"cos_hosts: {exc}") from None
+        if "cos_annotate" in updated:
+            self.annotate = bool(ctx.options.cos_annotate)
+        if "cos_credentials" in updated:
+            try:
+                store = load_credentials(ctx.options.cos_credentials or None, os.environ)
+            except CredentialsError as exc:
+                raise exceptions.OptionsError(str(exc)) from None
+            for warning in store.warnings:
+                logger.warning(f"cosdoctor: {warning}")
+            self.credentials = store
+        if "cos_report" in updated:
+            self._open_report(ctx.options.cos_report)
+
+    def _open_report(self, path: str | None) -> None:
+        old, self.report = self.report, None
+        if old is not None:
+            old.close()
+        if path:
+            try:
+                self.report = ReportWriter(os.path.expanduser(path))
+            except OSError as exc:
+                raise exceptions.OptionsError(
+                    f"cos_report: cannot write {path!r}: {exc.strerror or exc}") from None
+
+    def running(self) -> None:
+        logger.info(f"cosdoctor: validate={self.validate} lang={self.lang} "
+                    f"report={self.report.path if self.report else 'off'} "
+                    f"credentials={len(self.credentials.by_id)} key(s) hosts={len(self.hosts.patterns)} glob(s)")
+
+    def done(self) -> None:
+        if self.report is not None:
+            self.report.close()
+            self.report = None
+
+    # --- recognising COS flows -----------------------------------------------------------
+
+    def endpoint_of(self, flow: http.HTTPFlow):
+        """The COS endpoint a flow addresses, or None. Cheap string tests before any parsing."""
+        request = flow.request
+        host = request.host_header or ""
+        if is_probably_cos_host(host):
+            endpoint = parse_cos_host(host, request.path)
+            if endpoint is not None:
+                return endpoint
+        if self.hosts.patterns and self.hosts.matches(host):
+            return custom_endpoint(host)
+        return None
+
+    @staticmethod
+    def looks_like_cos_post(flow: http.HTTPFlow) -> bool:
+        """A POST Object upload on any host: multipart with q-signature or Signature fields."""
+        request = flow.request
+        if request.method != "POST":
+            return False
+        if "multipart/form-data" not in request.headers.get("content-type", "").lower():
+            return False
+        body = request.raw_content
+        if not body:
+            return False
+        head = body[:SNIFF_BYTES].lower()
+        return any(marker in head for marker in COS_FIELD_MARKERS)
+
+    def classify(self, flow: http.HTTPFlow):
+        """The COS endpoint of a COS flow (custom for a COS upload on any host), else None."""
+        endpoint = self.endpoint_of(flow)
+        if endpoint is None and self.looks_like_cos_post(flow):
+            endpoint = custom_endpoint(flow.request.host_header or flow.request.host)
+        return endpoint
+
+    # --- analysis ------------------------------------------------------------------------
+
+    def analyse(self, flow: http.HTTPFlow, endpoint) -> Analysis:
+        request = flow.request
+        now = int(request.timestamp_start or time.time())
+        body = request.raw_content if request.method == "POST" else b""
+        upload = request_for(request.method, request.host_header, request.path, dict(request.headers),
+                             body, endpoint)
+        if request.method != "POST":
+            return Analysis(request=upload, now=now, lang=self.lang, endpoint=endpoint)
+        return preflight(upload, self.credentials, now, self.lang)
+
+    # --- hooks ---------------------------------------------------------------------------
+
+    @fail_open
+    def request(self, flow: http.HTTPFlow) -> None:
+        if self.validate == "off" or flow.response or flow.error:
+            return
+        if flow.request.method != "POST":
+            return
+        endpoint = self.classify(flow)
+        if endpoint is None:
+            return
+        analysis = self.analyse(flow, endpoint)
+        self._analyses[flow.id] = analysis
+        diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
+        self.annotate_flow(flow, diagnosis)
+        if self.validate != "block" or not flow.live or flow.request.stream:
+            return
+        resource = f"{flow.request.host_header or ''}/{analysis.key or ''}"
+        local = block_answer(analysis, f"cosdoctor-{flow.id}", resource)
+        if local is None:
+            return
+        self._blocked.add(flow.id)
+        flow.metadata[LOCAL_KEY] = True
+        flow.response = http.Response.make(local.status, local.body, local.headers)
+
+    @fail_open
+    def response(self, flow: http.HTTPFlow) -> None:
+        endpoint = self.classify(flow)
+        if endpoint is None:
+            return
+        analysis = self._analyses.pop(flow.id, None) or self.analyse(flow, endpoint)
+        response = flow.response
+        answer = read_answer(response.status_code, response.headers, response.raw_content)
+        local_now = int(response.timestamp_start or time.time())
+        diagnosis = diagnose(analysis, answer, local_now, self.credentials)
+        blocked = flow.id in self._blocked
+        self._blocked.discard(flow.id)
+        if blocked:
+            # Our own answer: show the preflight findings, not an "explanation" of ourselves.
+            diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
+            diagnosis.status = response.status_code
+            diagnosis.error = answer.error_record()
+        self.annotate_flow(flow, diagnosis)
+        if self.annotate and (diagnosis.failing or not answer.ok) and diagnosis.findings:
+            for name, value in diagnosis.headers().items():
+                response.headers[name] = value
+        action = "blocked" if blocked else ("forwarded" if flow.live else "replayed")
+        self.finish(flow, diagnosis, action)
+
+    @fail_open
+    def error(self, flow: http.HTTPFlow) -> None:
+        endpoint = self.classify(flow)
+        if endpoint is None:
+            return
+        analysis = self._analyses.pop(flow.id, None) or self.analyse(flow, endpoint)
+        diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
+        self.annotate_flow(flow, diagnosis)
+        self.finish(flow, diagnosis, "forwarded" if flow.live else "replayed")
+
+    # --- annotations and report ------------------------------------------------------------
+
+    def annotate_flow(self, flow: http.HTTPFlow, diagnosis: Diagnosis) -> None:
+        """Idempotent: a flow read back with -nr is overwritten, never appended to."""
+        flow.metadata[META_KEY] = diagnosis.metadata()
+        flow.comment = diagnosis.comment()
+        if diagnosis.failing:
+            flow.marked = ERROR_MARK
+        elif flow.marked == ERROR_MARK:
+            flow.marked = ""
+
+    def finish(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> None:
+        self.flows_diagnosed += 1
+        request = flow.request
+        if diagnosis.failing or (diagnosis.status is not None and diagnosis.status >= 400):
+            if diagnosis.findings:
+                logger.warning(diagnosis.log_line(request.method, request.pretty_url))
+        if self.report is None:
+            return
+        meta = flow.metadata[META_KEY]
+        client = flow.client_conn.peername[0] if flow.client_conn and flow.client_conn.peername else None
+        self.report.write(record(
+            time=format_iso8601(int(request.timestamp_start or time.time())), flow_id=flow.id,
+            client=client, method=request.method, url=request.pretty_url, host=request.host_header,
+            bucket=meta["bucket"], region=meta["region"], key=meta["key"], status=diagnosis.status,
+            error=diagnosis.error, findings=diagnosis.findings, action=action))
+
+
+addons = [CosDoctor()]

@@ -1,0 +1,99 @@
+"""Turn findings into what people see: comment lines, ASCII header text, a log line, a report record.
+
+Pure functions over plain data, so the addon, the offline tools and the tests render identically.
+Every string that leaves here has passed through `redact_findings` (and the caller's `scrub`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from cosdoctor.redact import SENSITIVE_FIELDS, shorten
+
+MAX_HEADER_DETAIL = 240
+SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+
+
+def redact_findings(findings: list[dict]) -> list[dict]:
+    """Shorten any signature or token value that found its way into evidence."""
+    for found in findings:
+        evidence = found.get("evidence") or {}
+        field_name = str(evidence.get("field") or "").lower()
+        if field_name in SENSITIVE_FIELDS:
+            for name in ("expected", "actual", "values"):
+                value = evidence.get(name)
+                if isinstance(value, str):
+                    evidence[name] = shorten(value)
+                elif isinstance(value, list):
+                    evidence[name] = [shorten(v) if isinstance(v, str) else v for v in value]
+        for name in ("token", "q_signature", "signature"):
+            if isinstance(evidence.get(name), str):
+                evidence[name] = shorten(evidence[name])
+    return findings
+
+
+def summary(found: Mapping) -> str:
+    """One clause of the facts behind a finding, built from its evidence."""
+    e = found.get("evidence") or {}
+    fid = found["id"]
+    if "condition" in e and e.get("condition") is not None and "actual" in e:
+        actual = "absent" if e.get("actual") is None else repr(e.get("actual"))
+        return f"condition #{e.get('index')} {e.get('condition')} failed: sent {actual}"
+    if fid == "AccessDenied_Expiration":
+        now = e.get("now") or e.get("now_unix")
+        return (f"expiration {e.get('expiration')}, now {now}"
+                + (f"; {e['timezone_hint']}" if e.get("timezone_hint") else ""))
+    if fid.startswith("SignatureDoesNotMatch"):
+        if e.get("verified"):
+            return f"verified with the SecretKey: mistake = {e.get('mistake')}"
+        return f"not verified (no SecretKey for this q-ak); StringToSign {e.get('string_to_sign')}"
+    if fid == "MalformedPOSTRequest_POSTBody":
+        return f"{e.get('reason')} at byte {e.get('offset')}: {e.get('detail')}"
+    if "detail" in e and e.get("detail"):
+        return str(e["detail"])
+    return ""
+
+
+def comment(findings: list[dict]) -> str:
+    """flow.comment: one line a finding, most important first."""
+    lines = []
+    for found in findings:
+        facts = summary(found)
+        line = f"{SEVERITY_MARK.get(found['severity'], '-')} {found['id']}: {found['title']}"
+        if facts:
+            line += f" — {facts}"
+        if found["severity"] != "info" and found.get("fix"):
+            line += f" Fix: {found['fix']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def ascii_text(text: str) -> str:
+    """Header-safe: ASCII printable only, no CR/LF, bounded."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    folded = re.sub(r"[^\x20-\x7e]+", " ", folded).strip()
+    return folded[:MAX_HEADER_DETAIL]
+
+
+def header_detail(found: Mapping, english_title: str) -> str:
+    """X-COS-Diagnosis-Detail: English (headers stay ASCII whatever cos_lang is)."""
+    facts = summary(found)
+    return ascii_text(f"{english_title}: {facts}" if facts else english_title)
+
+
+def log_line(method: str, url: str, status: int | None, findings: list[dict]) -> str:
+    first = findings[0]
+    more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
+    facts = summary(first)
+    return (f"COS {method} {url} -> {status if status is not None else '-'}: {first['id']}: "
+            f"{first['title']}" + (f" — {facts}" if facts else "") + more)
+
+
+def has_error(findings: Iterable[Mapping]) -> bool:
+    return any(f["severity"] == "error" for f in findings)
+
+
+def dumps_record(record: Mapping) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,108 @@
+"""One COS flow, diagnosed: the glue between request analysis, COS's answer and the annotations.
+
+The addon converts a mitmproxy flow into plain values, calls `diagnose`, and applies the result;
+offline tools and tests call the same function, so every surface shows the same diagnosis.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cosdoctor import catalogue
+from cosdoctor.annotate import comment, has_error, header_detail, log_line, redact_findings
+from cosdoctor.credentials import CredentialStore
+from cosdoctor.errorxml import render_error_xml
+from cosdoctor.explain import CosAnswer, explain, sort_findings
+from cosdoctor.hosts import CosEndpoint
+from cosdoctor.preflight import Analysis, UploadRequest, analyse_request, is_certain, verdict
+from cosdoctor.redact import scrub
+
+
+@dataclass
+class Diagnosis:
+    analysis: Analysis | None
+    findings: list[dict]
+    error: dict | None = None          # COS's <Error>, as the report shows it
+    status: int | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def failing(self) -> bool:
+        return has_error(self.findings)
+
+    def metadata(self) -> dict:
+        a = self.analysis
+        form = a.form if a else None
+        return {"bucket": a.bucket if a else None, "region": a.region if a else None,
+                "key": a.key if a else None, "mode": a.mode if a else "anonymous",
+                "fields": list(form.names) if form else [], "findings": self.findings}
+
+    def comment(self) -> str:
+        return self._scrub(comment(self.findings))
+
+    def headers(self) -> dict[str, str]:
+        if not self.findings:
+            return {}
+        first = self.findings[0]
+        english = catalogue.finding(first["id"], first["phase"], first["evidence"], "en")["title"]
+        return {"X-COS-Diagnosis": first["id"],
+                "X-COS-Diagnosis-Detail": self._scrub(header_detail(first, english))}
+
+    def log_line(self, method: str, url: str) -> str:
+        return self._scrub(log_line(method, url, self.status, self.findings))
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self.secrets) if self.secrets else text
+
+
+def preflight(request: UploadRequest, credentials: CredentialStore | None, now: int,
+              lang: str = "en") -> Analysis:
+    return analyse_request(request, credentials, now, lang)
+
+
+def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
+             credentials: CredentialStore | None = None) -> Diagnosis:
+    """Findings for a flow that has COS's answer (or none: an error or a blocked request)."""
+    if answer is None:
+        findings = sort_findings(list(analysis.findings))
+        status = None
+        error = None
+    else:
+        findings = explain(analysis, answer, local_now)
+        status = answer.status
+        error = answer.error_record()
+    secrets = credentials.secrets() if credentials else ()
+    return Diagnosis(analysis, redact_findings(findings), error, status, secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAnswer:
+    """What block mode sends in COS's name: COS's status, Code and Message, a proxy RequestId."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    finding: dict
+
+
+def block_answer(analysis: Analysis, request_id: str, resource: str) -> LocalAnswer | None:
+    """The answer COS would certainly give, or None when we cannot be sure (then never block)."""
+    found = verdict(analysis)
+    if found is None or not is_certain(analysis, found):
+        return None
+    entry = catalogue.entry(found["id"])
+    message = catalogue.cos_message(found["id"], found["evidence"])
+    if entry.status is None or entry.code is None or message is None:
+        return None
+    body = render_error_xml(entry.code, message, resource, request_id)
+    headers = {"Content-Type": "application/xml", "Server": "tencent-cos",
+               "x-cos-request-id": request_id}
+    return LocalAnswer(entry.status, body, headers, found)
+
+
+def request_for(method: str, host: str | None, path: str, headers: Mapping[str, str],
+                body: bytes | None, endpoint: CosEndpoint | None, *, body_complete: bool = True,
+                body_size: int | None = None) -> UploadRequest:
+    return UploadRequest(method=method, host=host, path=path,
+                         headers={k.lower(): v for k, v in headers.items()}, body=body,
+                         body_complete=body_complete, body_size=body_size, endpoint=endpoint)
