@@ -197,7 +197,7 @@ class CosDoctor:
         now = int(request.timestamp_start or time.time())
         body = request.raw_content if request.method == "POST" else b""
         upload = request_for(request.method, request.host_header, request.path, dict(request.headers),
-                             body, endpoint)
+                             body, endpoint, http_version=request.http_version)
         if request.method != "POST":
             return Analysis(request=upload, now=now, lang=self.lang, endpoint=endpoint)
         return preflight(upload, self.credentials, now, self.lang)

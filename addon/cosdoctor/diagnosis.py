@@ -102,7 +102,8 @@ def block_answer(analysis: Analysis, request_id: str, resource: str) -> LocalAns
 
 def request_for(method: str, host: str | None, path: str, headers: Mapping[str, str],
                 body: bytes | None, endpoint: CosEndpoint | None, *, body_complete: bool = True,
-                body_size: int | None = None) -> UploadRequest:
+                body_size: int | None = None, http_version: str = "HTTP/1.1") -> UploadRequest:
     return UploadRequest(method=method, host=host, path=path,
                          headers={k.lower(): v for k, v in headers.items()}, body=body,
-                         body_complete=body_complete, body_size=body_size, endpoint=endpoint)
+                         body_complete=body_complete, body_size=body_size, endpoint=endpoint,
+                         http_version=http_version)

@@ -19,7 +19,7 @@ from urllib.parse import unquote_to_bytes
 
 MAX_HEADER_BLOCK = 16 * 1024      # bytes of headers per part before 'unterminated-part-headers'
 MAX_PARTS = 10_000                # more parts -> error reason 'too-many-parts' (a cap becomes a finding)
-MAX_BOUNDARY = 70                 # RFC 2046 §5.1.1
+_MAX_BOUNDARY = 70                 # RFC 2046 §5.1.1
 
 REASONS = ("not-multipart", "missing-boundary", "boundary-mismatch", "bare-lf",
            "missing-content-disposition", "missing-name", "unterminated-part-headers",
@@ -167,10 +167,10 @@ def parse_boundary(content_type: str | None) -> tuple[str | None, Malformation |
         return None, Malformation("missing-boundary", 0, "the Content-Type has no boundary parameter")
     if not boundary:
         return None, Malformation("missing-boundary", 0, "the Content-Type boundary is empty")
-    if len(boundary) > MAX_BOUNDARY:
+    if len(boundary) > _MAX_BOUNDARY:
         return None, Malformation("missing-boundary", 0,
                                   f"the boundary is {len(boundary)} characters long; "
-                                  f"RFC 2046 allows at most {MAX_BOUNDARY}")
+                                  f"RFC 2046 allows at most {_MAX_BOUNDARY}")
     return boundary, None
 
 

@@ -63,6 +63,7 @@ class UploadRequest:
     body_complete: bool = True             # False: `body` is only the first bytes of the upload
     body_size: int | None = None           # the full body size when known (streamed uploads)
     endpoint: CosEndpoint | None = None
+    http_version: str = "HTTP/1.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +173,12 @@ def analyse_request(request: UploadRequest, credentials: CredentialStore | None,
 def _check_transport_and_body(analysis: Analysis) -> bool:
     request = analysis.request
     headers = request.headers
-    if "content-length" not in headers and "chunked" in headers.get("transfer-encoding", "").lower():
-        analysis.add("MissingContentLength_ChunkedBody", {}, documented=False)
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    if "content-length" not in headers and request.body_complete and (
+            chunked or request.http_version.startswith("HTTP/1")):
+        # A chunked HTTP/1 upload: COS answers 411. (HTTP/2 carries the length in its frames.)
+        analysis.add("MissingContentLength_ChunkedBody",
+                     {"transfer_encoding": headers.get("transfer-encoding")}, documented=False)
     if request.body is None:
         analysis.findings.append(catalogue.finding("Info_BodyMissing", "preflight", {}, analysis.lang))
         return False
