@@ -254,6 +254,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if os.environ.get("COS_EMULATOR_VERBOSE"):
             super().log_message(format, *args)
 
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header tells the server's clock (which --clock-offset may skew)."""
+        return formatdate(self.emulator.now() if timestamp is None else timestamp, usegmt=True)
+
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
 
@@ -261,7 +265,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status, "Redirect" if status == 303 else None)
         request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.send_header("x-cos-request-id", request_id)
-        self.send_header("Date", formatdate(self.emulator.now(), usegmt=True))
         origin = self.headers.get("Origin")
         if self.emulator.cors_allows(origin):
             self.send_header("Access-Control-Allow-Origin", origin)
