@@ -28,6 +28,7 @@ from cosdoctor.isotime import format_iso8601  # noqa: E402
 from cosdoctor.preflight import Analysis  # noqa: E402
 from cosdoctor.redact import scrub  # noqa: E402
 from cosdoctor.report import ReportWriter, record  # noqa: E402
+from cosdoctor.stream import StreamTee  # noqa: E402
 
 logger = logging.getLogger("cosdoctor")
 
@@ -71,6 +72,7 @@ class CosDoctor:
         self._reported_errors: set[str] = set()
         self._analyses: dict[str, Analysis] = {}     # preflight results waiting for the answer
         self._blocked: set[str] = set()
+        self._tees: dict[str, StreamTee] = {}        # streamed uploads: the body's first bytes
         self.flows_diagnosed = 0
         self._configured_once = False
 
@@ -169,8 +171,7 @@ class CosDoctor:
             return custom_endpoint(host)
         return None
 
-    @staticmethod
-    def looks_like_cos_post(flow: http.HTTPFlow) -> bool:
+    def looks_like_cos_post(self, flow: http.HTTPFlow) -> bool:
         """A POST Object upload on any host: multipart with q-signature or Signature fields."""
         request = flow.request
         if request.method != "POST":
@@ -178,6 +179,8 @@ class CosDoctor:
         if "multipart/form-data" not in request.headers.get("content-type", "").lower():
             return False
         body = request.raw_content
+        if body is None and flow.id in self._tees:
+            body = self._tees[flow.id].body()
         if not body:
             return False
         head = body[:SNIFF_BYTES].lower()
@@ -196,13 +199,32 @@ class CosDoctor:
         request = flow.request
         now = int(request.timestamp_start or time.time())
         body = request.raw_content if request.method == "POST" else b""
+        body_complete, body_size = True, None
+        tee = self._tees.get(flow.id)
+        if body is None and tee is not None:
+            body, body_complete = tee.body(), False
+            body_size = _int(request.headers.get("content-length")) or tee.size
         upload = request_for(request.method, request.host_header, request.path, dict(request.headers),
-                             body, endpoint, http_version=request.http_version)
+                             body, endpoint, body_complete=body_complete, body_size=body_size,
+                             http_version=request.http_version)
         if request.method != "POST":
             return Analysis(request=upload, now=now, lang=self.lang, endpoint=endpoint)
         return preflight(upload, self.credentials, now, self.lang)
 
     # --- hooks ---------------------------------------------------------------------------
+
+    @fail_open
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Streamed uploads: keep the first 64 KiB so the fields before `file` can be checked."""
+        request = flow.request
+        if not request.stream or request.method != "POST":
+            return
+        if "multipart/form-data" not in request.headers.get("content-type", "").lower():
+            return
+        inner = request.stream if callable(request.stream) else None
+        tee = StreamTee(inner=inner)
+        self._tees[flow.id] = tee
+        request.stream = tee
 
     @fail_open
     def request(self, flow: http.HTTPFlow) -> None:
@@ -214,7 +236,8 @@ class CosDoctor:
         if endpoint is None:
             return
         analysis = self.analyse(flow, endpoint)
-        self._analyses[flow.id] = analysis
+        if not flow.request.stream:          # a streamed body is re-read from the tee at the end
+            self._analyses[flow.id] = analysis
         diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
         self.annotate_flow(flow, diagnosis)
         if self.validate != "block" or not flow.live or flow.request.stream:
@@ -229,6 +252,25 @@ class CosDoctor:
 
     @fail_open
     def response(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._response(flow)
+        finally:
+            self._forget(flow.id)
+
+    @fail_open
+    def error(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._error(flow)
+        finally:
+            self._forget(flow.id)
+
+    def _forget(self, flow_id: str) -> None:
+        """Per-flow state ends with the flow, whatever happened (non-COS flows included)."""
+        self._analyses.pop(flow_id, None)
+        self._tees.pop(flow_id, None)
+        self._blocked.discard(flow_id)
+
+    def _response(self, flow: http.HTTPFlow) -> None:
         endpoint = self.classify(flow)
         if endpoint is None:
             return
@@ -236,14 +278,14 @@ class CosDoctor:
         response = flow.response
         answer = read_answer(response.status_code, response.headers, response.raw_content)
         local_now = int(response.timestamp_start or time.time())
-        diagnosis = diagnose(analysis, answer, local_now, self.credentials)
         blocked = flow.id in self._blocked
-        self._blocked.discard(flow.id)
         if blocked:
             # Our own answer: show the preflight findings, not an "explanation" of ourselves.
             diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
             diagnosis.status = response.status_code
             diagnosis.error = answer.error_record()
+        else:
+            diagnosis = diagnose(analysis, answer, local_now, self.credentials)
         self.annotate_flow(flow, diagnosis)
         if self.annotate and (diagnosis.failing or not answer.ok) and diagnosis.findings:
             for name, value in diagnosis.headers().items():
@@ -251,8 +293,7 @@ class CosDoctor:
         action = "blocked" if blocked else ("forwarded" if flow.live else "replayed")
         self.finish(flow, diagnosis, action)
 
-    @fail_open
-    def error(self, flow: http.HTTPFlow) -> None:
+    def _error(self, flow: http.HTTPFlow) -> None:
         endpoint = self.classify(flow)
         if endpoint is None:
             return
@@ -287,6 +328,13 @@ class CosDoctor:
             client=client, method=request.method, url=request.pretty_url, host=request.host_header,
             bucket=meta["bucket"], region=meta["region"], key=meta["key"], status=diagnosis.status,
             error=diagnosis.error, findings=diagnosis.findings, action=action))
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
 
 
 addons = [CosDoctor()]
