@@ -7,6 +7,7 @@ never imports mitmproxy. Every hook is fail-open: an exception is logged once an
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
@@ -17,7 +18,9 @@ from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for cosdoctor, however we are loaded
 
-from mitmproxy import ctx, exceptions, http  # noqa: E402
+import mitmproxy.types  # noqa: E402
+from mitmproxy import command, ctx, exceptions, flow, hooks, http  # noqa: E402
+from mitmproxy.log import ALERT  # noqa: E402
 
 from cosdoctor import catalogue  # noqa: E402
 from cosdoctor.credentials import CredentialsError, CredentialStore, load_credentials  # noqa: E402
@@ -25,6 +28,7 @@ from cosdoctor.diagnosis import Diagnosis, block_answer, diagnose, preflight, re
 from cosdoctor.explain import read_answer  # noqa: E402
 from cosdoctor.hosts import HostGlobs, custom_endpoint, is_probably_cos_host, parse_cos_host  # noqa: E402
 from cosdoctor.isotime import format_iso8601  # noqa: E402
+from cosdoctor.origin import PolicyOrigins, attribute  # noqa: E402
 from cosdoctor.preflight import Analysis  # noqa: E402
 from cosdoctor.redact import scrub  # noqa: E402
 from cosdoctor.report import ReportWriter, record  # noqa: E402
@@ -33,6 +37,7 @@ from cosdoctor.stream import StreamTee  # noqa: E402
 logger = logging.getLogger("cosdoctor")
 
 VALIDATE_MODES = ("off", "warn", "block")
+FAIL_ON = ("off", "error", "warning")
 COS_FIELD_MARKERS = (b'name="q-signature"', b'name="signature"')
 SNIFF_BYTES = 64 * 1024
 META_KEY = "cos"
@@ -74,6 +79,9 @@ class CosDoctor:
         self._blocked: set[str] = set()
         self._tees: dict[str, StreamTee] = {}        # streamed uploads: the body's first bytes
         self.flows_diagnosed = 0
+        self.fail_on = "off"
+        self.severity_counts = {"error": 0, "warning": 0, "info": 0}
+        self.origins = PolicyOrigins()
         self._configured_once = False
 
     # --- options ------------------------------------------------------------------------
@@ -92,6 +100,9 @@ class CosDoctor:
         loader.add_option("cos_hosts", Sequence[str], [],
                           "Extra host globs (custom or CDN domains) to treat as COS endpoints.")
         loader.add_option("cos_lang", str, "en", "Language of titles, causes and fixes: en, ko or zh.")
+        loader.add_option("cos_fail_on", str, "off",
+                          "Exit non-zero at shutdown when a COS flow had a finding of this severity or "
+                          "worse: off, error or warning (for offline audits in CI: mitmdump -nr ...).")
 
     def configure(self, updated: set[str]) -> None:
         """Validate and cache options. A bad value at start-up is one error line (mitmdump then
@@ -123,6 +134,11 @@ class CosDoctor:
                 self.hosts = HostGlobs(ctx.options.cos_hosts)
             except ValueError as exc:
                 raise exceptions.OptionsError(f"cos_hosts: {exc}") from None
+        if "cos_fail_on" in updated:
+            if ctx.options.cos_fail_on not in FAIL_ON:
+                raise exceptions.OptionsError(
+                    f"cos_fail_on must be one of {', '.join(FAIL_ON)}, not {ctx.options.cos_fail_on!r}")
+            self.fail_on = ctx.options.cos_fail_on
         if "cos_annotate" in updated:
             self.annotate = bool(ctx.options.cos_annotate)
         if "cos_credentials" in updated:
@@ -156,6 +172,16 @@ class CosDoctor:
         if self.report is not None:
             self.report.close()
             self.report = None
+        logger.info(f"cosdoctor: {self.flows_diagnosed} COS flow(s): {self.severity_counts['error']} with "
+                    f"errors, {self.severity_counts['warning']} with warnings; "
+                    f"{self.internal_errors} internal error(s)")
+        failing = {"error": self.severity_counts["error"],
+                   "warning": self.severity_counts["error"] + self.severity_counts["warning"]}.get(self.fail_on, 0)
+        if failing:
+            logger.warning(f"cosdoctor: cos_fail_on={self.fail_on}: {failing} flow(s) failed the audit")
+            # mitmproxy returns 0 whatever an addon says; exit codes are set after every other
+            # addon's `done` (so -w files are complete), when the interpreter exits.
+            atexit.register(_exit_with_status, 1)
 
     # --- recognising COS flows -----------------------------------------------------------
 
@@ -204,12 +230,40 @@ class CosDoctor:
         if body is None and tee is not None:
             body, body_complete = tee.body(), False
             body_size = _int(request.headers.get("content-length")) or tee.size
+        elif not body and not flow.live and request.method == "POST":
+            body = None          # saved traffic without its body (a HAR export often drops it)
         upload = request_for(request.method, request.host_header, request.path, dict(request.headers),
                              body, endpoint, body_complete=body_complete, body_size=body_size,
                              http_version=request.http_version)
         if request.method != "POST":
             return Analysis(request=upload, now=now, lang=self.lang, endpoint=endpoint)
         return preflight(upload, self.credentials, now, self.lang)
+
+    def diagnose_flow(self, flow: http.HTTPFlow, endpoint, analysis: Analysis | None = None) -> Diagnosis:
+        """The diagnosis of a finished flow: COS's answer explained, or our own block answer."""
+        analysis = analysis or self.analyse(flow, endpoint)
+        response = flow.response
+        if response is None or flow.id in self._blocked or flow.metadata.get(LOCAL_KEY):
+            diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
+            if response is not None:
+                diagnosis.status = response.status_code
+                diagnosis.error = read_answer(response.status_code, response.headers,
+                                              response.raw_content).error_record()
+        else:
+            answer = read_answer(response.status_code, response.headers, response.raw_content)
+            local_now = int(response.timestamp_start or time.time())
+            diagnosis = diagnose(analysis, answer, local_now, self.credentials)
+        if analysis.form is not None:
+            origin, policy_signed, signature_signed = self.origins.lookup(
+                analysis.form.get("policy"), analysis.form.get("q-signature"))
+            if origin is not None and origin.flow_id != flow.id:
+                attribute(diagnosis.findings, origin, policy_signed, signature_signed)
+        return diagnosis
+
+    def action_of(self, flow: http.HTTPFlow) -> str:
+        if flow.id in self._blocked or (flow.metadata.get(LOCAL_KEY) and flow.live):
+            return "blocked"
+        return "forwarded" if flow.live else "replayed"
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -238,8 +292,7 @@ class CosDoctor:
         analysis = self.analyse(flow, endpoint)
         if not flow.request.stream:          # a streamed body is re-read from the tee at the end
             self._analyses[flow.id] = analysis
-        diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
-        self.annotate_flow(flow, diagnosis)
+        self.annotate_flow(flow, diagnose(analysis, None, analysis.now, self.credentials))
         if self.validate != "block" or not flow.live or flow.request.stream:
             return
         resource = f"{flow.request.host_header or ''}/{analysis.key or ''}"
@@ -253,14 +306,26 @@ class CosDoctor:
     @fail_open
     def response(self, flow: http.HTTPFlow) -> None:
         try:
-            self._response(flow)
+            endpoint = self.classify(flow)
+            if endpoint is None:
+                self.remember_origin(flow)
+                return
+            diagnosis = self.diagnose_flow(flow, endpoint, self._analyses.get(flow.id))
+            self.annotate_flow(flow, diagnosis)
+            self.annotate_response(flow, diagnosis)
+            self.finish(flow, diagnosis, self.action_of(flow))
         finally:
             self._forget(flow.id)
 
     @fail_open
     def error(self, flow: http.HTTPFlow) -> None:
         try:
-            self._error(flow)
+            endpoint = self.classify(flow)
+            if endpoint is None:
+                return
+            diagnosis = self.diagnose_flow(flow, endpoint, self._analyses.get(flow.id))
+            self.annotate_flow(flow, diagnosis)
+            self.finish(flow, diagnosis, self.action_of(flow))
         finally:
             self._forget(flow.id)
 
@@ -270,37 +335,63 @@ class CosDoctor:
         self._tees.pop(flow_id, None)
         self._blocked.discard(flow_id)
 
-    def _response(self, flow: http.HTTPFlow) -> None:
-        endpoint = self.classify(flow)
-        if endpoint is None:
-            return
-        analysis = self._analyses.pop(flow.id, None) or self.analyse(flow, endpoint)
+    def remember_origin(self, flow: http.HTTPFlow) -> None:
+        """A non-COS response that hands out a policy (the app's signing endpoint): keep a note."""
         response = flow.response
-        answer = read_answer(response.status_code, response.headers, response.raw_content)
-        local_now = int(response.timestamp_start or time.time())
-        blocked = flow.id in self._blocked
-        if blocked:
-            # Our own answer: show the preflight findings, not an "explanation" of ourselves.
-            diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
-            diagnosis.status = response.status_code
-            diagnosis.error = answer.error_record()
-        else:
-            diagnosis = diagnose(analysis, answer, local_now, self.credentials)
-        self.annotate_flow(flow, diagnosis)
-        if self.annotate and (diagnosis.failing or not answer.ok) and diagnosis.findings:
-            for name, value in diagnosis.headers().items():
-                response.headers[name] = value
-        action = "blocked" if blocked else ("forwarded" if flow.live else "replayed")
-        self.finish(flow, diagnosis, action)
-
-    def _error(self, flow: http.HTTPFlow) -> None:
-        endpoint = self.classify(flow)
-        if endpoint is None:
+        if response is None or response.raw_content is None or len(response.raw_content) > 262144:
             return
-        analysis = self._analyses.pop(flow.id, None) or self.analyse(flow, endpoint)
-        diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
-        self.annotate_flow(flow, diagnosis)
-        self.finish(flow, diagnosis, "forwarded" if flow.live else "replayed")
+        self.origins.observe(flow_id=flow.id, method=flow.request.method, url=flow.request.pretty_url,
+                             time=format_iso8601(int(flow.request.timestamp_start or time.time())),
+                             content_type=response.headers.get("content-type"),
+                             body=response.get_content(strict=False))
+
+    # --- commands --------------------------------------------------------------------------
+
+    @command.command("cos.diagnose")
+    def diagnose_command(self, flows: Sequence[flow.Flow]) -> None:
+        """Diagnose these flows again (e.g. after adding credentials) and update their annotations."""
+        done = []
+        for f in flows:
+            if not isinstance(f, http.HTTPFlow):
+                continue
+            endpoint = self.classify(f)
+            if endpoint is None:
+                continue
+            diagnosis = self.diagnose_flow(f, endpoint)
+            self.annotate_flow(f, diagnosis)
+            self.annotate_response(f, diagnosis)
+            done.append(f)
+        ctx.master.addons.trigger(hooks.UpdateHook(done))
+        logging.log(ALERT, f"cos.diagnose: {len(done)} COS flow(s) diagnosed")
+
+    @command.command("cos.report")
+    def report_command(self, flows: Sequence[flow.Flow], path: mitmproxy.types.Path) -> None:
+        """Write a report of these flows: JSON Lines (.jsonl) or a self-contained HTML page (.html)."""
+        records = []
+        for f in flows:
+            if not isinstance(f, http.HTTPFlow):
+                continue
+            endpoint = self.classify(f)
+            if endpoint is None:
+                continue
+            diagnosis = self.diagnose_flow(f, endpoint)
+            records.append(self.record_of(f, diagnosis, self.action_of(f)))
+        target = os.path.expanduser(str(path))
+        try:
+            if target.lower().endswith((".html", ".htm")):
+                from cosdoctor.htmlreport import render_html
+                with open(target, "w", encoding="utf-8") as handle:
+                    handle.write(render_html(records, lang=self.lang))
+            else:
+                writer = ReportWriter(target)
+                try:
+                    for item in records:
+                        writer.write(item)
+                finally:
+                    writer.close()
+        except OSError as exc:
+            raise exceptions.CommandError(f"cos.report: cannot write {target}: {exc.strerror or exc}") from None
+        logging.log(ALERT, f"cos.report: {len(records)} COS flow(s) written to {target}")
 
     # --- annotations and report ------------------------------------------------------------
 
@@ -313,21 +404,35 @@ class CosDoctor:
         elif flow.marked == ERROR_MARK:
             flow.marked = ""
 
+    def annotate_response(self, flow: http.HTTPFlow, diagnosis: Diagnosis) -> None:
+        response = flow.response
+        if response is None or not self.annotate or not diagnosis.findings:
+            return
+        if diagnosis.failing or response.status_code >= 400:
+            for name, value in diagnosis.headers().items():
+                response.headers[name] = value
+
+    def record_of(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> dict:
+        request = flow.request
+        meta = diagnosis.metadata()
+        client = flow.client_conn.peername[0] if flow.client_conn and flow.client_conn.peername else None
+        return record(time=format_iso8601(int(request.timestamp_start or time.time())), flow_id=flow.id,
+                      client=client, method=request.method, url=request.pretty_url, host=request.host_header,
+                      bucket=meta["bucket"], region=meta["region"], key=meta["key"], status=diagnosis.status,
+                      error=diagnosis.error, findings=diagnosis.findings, action=action)
+
     def finish(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> None:
         self.flows_diagnosed += 1
+        severities = {f["severity"] for f in diagnosis.findings}
+        for severity in ("error", "warning", "info"):
+            if severity in severities:
+                self.severity_counts[severity] += 1
+                break
         request = flow.request
-        if diagnosis.failing or (diagnosis.status is not None and diagnosis.status >= 400):
-            if diagnosis.findings:
-                logger.warning(diagnosis.log_line(request.method, request.pretty_url))
-        if self.report is None:
-            return
-        meta = flow.metadata[META_KEY]
-        client = flow.client_conn.peername[0] if flow.client_conn and flow.client_conn.peername else None
-        self.report.write(record(
-            time=format_iso8601(int(request.timestamp_start or time.time())), flow_id=flow.id,
-            client=client, method=request.method, url=request.pretty_url, host=request.host_header,
-            bucket=meta["bucket"], region=meta["region"], key=meta["key"], status=diagnosis.status,
-            error=diagnosis.error, findings=diagnosis.findings, action=action))
+        if diagnosis.findings and (diagnosis.failing or (diagnosis.status or 0) >= 400):
+            logger.warning(diagnosis.log_line(request.method, request.pretty_url))
+        if self.report is not None:
+            self.report.write(self.record_of(flow, diagnosis, action))
 
 
 def _int(text: str | None) -> int | None:
@@ -335,6 +440,12 @@ def _int(text: str | None) -> int | None:
         return int(text) if text else None
     except ValueError:
         return None
+
+
+def _exit_with_status(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 addons = [CosDoctor()]

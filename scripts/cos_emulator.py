@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from email.utils import formatdate
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addon"))
 
@@ -283,6 +283,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, body, {"Content-Type": "application/xml", "x-cos-trace-id": trace_id})
 
     def do_GET(self) -> None:
+        if self.path.startswith("/__app/post-policy"):
+            self._app_post_policy()
+            return
         if self.path == "/__emulator/stats":
             with self.emulator.lock:
                 data = dict(self.emulator.counts, objects=len(self.emulator.objects))
@@ -298,6 +301,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._error(404, "NoSuchKey", "The specified key does not exist.", f"{host}/{key}")
         else:
             self._send(200, data, {"Content-Type": "application/octet-stream"})
+
+    def _app_post_policy(self) -> None:
+        """What an app's signing endpoint returns (tencentyun/cos-demo server/post-policy): a policy
+        for one key, signed with the emulator's first account. Lets tests and demos show where a
+        failing upload's policy came from."""
+        query = parse_qs(urlsplit(self.path).query)
+        key = query.get("key", ["uploads/photo.jpg"])[0]
+        bucket = query.get("bucket", ["examplebucket-1250000000"])[0]
+        credential = next(iter(self.emulator.credentials.by_id.values()), None)
+        if credential is None:
+            self._send(500, b'{"error": "no credentials configured"}', {"Content-Type": "application/json"})
+            return
+        now = self.emulator.now()
+        key_time = f"{now};{now + 900}"
+        document = {"expiration": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now + 900)),
+                    "conditions": [{"q-sign-algorithm": "sha1"}, {"q-ak": credential.secret_id},
+                                   {"q-sign-time": key_time}, {"bucket": bucket}, {"key": key}]}
+        raw = json.dumps(document).encode()
+        answer = {"cosHost": f"{bucket}.cos.ap-beijing.myqcloud.com", "cosKey": key,
+                  "policy": base64.b64encode(raw).decode(), "qSignAlgorithm": "sha1",
+                  "qAk": credential.secret_id, "qKeyTime": key_time,
+                  "qSignature": post_signature(credential.secret_key, key_time, raw).signature}
+        self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
     def do_OPTIONS(self) -> None:
         self.emulator.count("OPTIONS")

@@ -35,7 +35,19 @@ def redact_findings(findings: list[dict]) -> list[dict]:
 
 
 def summary(found: Mapping) -> str:
-    """One clause of the facts behind a finding, built from its evidence."""
+    """The facts behind a finding, built from its evidence, with where the policy came from."""
+    facts = _facts(found)
+    origin = (found.get("evidence") or {}).get("policy_origin")
+    if isinstance(origin, Mapping):
+        source = (found.get("evidence") or {}).get("value_source")
+        blame = {"server": "; the failing value was signed by the server",
+                 "client": "; the failing value was changed by the client"}.get(str(source), "")
+        note = f"policy from {origin.get('method')} {origin.get('url')} at {origin.get('time')}{blame}"
+        return f"{facts} ({note})" if facts else note
+    return facts
+
+
+def _facts(found: Mapping) -> str:
     e = found.get("evidence") or {}
     fid = found["id"]
     if "condition" in e and e.get("condition") is not None and "actual" in e:

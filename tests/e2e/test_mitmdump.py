@@ -9,6 +9,7 @@ import requests
 from mitmproxy import io
 
 import cosrig
+from cosdoctor.formbuilder import FormSpec
 from seedcases import CASES, encode
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +51,7 @@ def test_non_cos_traffic_passes_untouched(rig):
 
 def test_saved_flows_carry_comment_metadata_and_mark(tmp_path_factory):
     from conftest import start_rig
-    rig = start_rig(tmp_path_factory, "saved")
+    rig = start_rig(tmp_path_factory, "saved", "--set", "hardump=flows.har")
     try:
         now = int(time.time())
         for case in CASES:
@@ -82,3 +83,50 @@ def test_saved_flows_carry_comment_metadata_and_mark(tmp_path_factory):
     assert [r["action"] for r in records] == ["replayed"] * len(CASES)
     assert [r["findings"][0]["id"] if r["status"] >= 300 else None for r in records] == \
         [c.expected_id for c in CASES]
+    # The same saved traffic as a HAR file, gating CI: exit 1 because errors were found.
+    har_report = rig.workdir / "har.jsonl"
+    result = cosrig.run_mitmdump("-nr", str(rig.workdir / "flows.har"), "-s", str(cosrig.ADDON),
+                                 "--set", f"cos_report={har_report}", "--set", "cos_fail_on=error",
+                                 workdir=rig.workdir)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cos_fail_on=error: 7 flow(s) failed the audit" in result.stdout + result.stderr
+    har_records = [json.loads(line) for line in har_report.read_text().splitlines()]
+    assert [r["findings"][0]["id"] if r["status"] >= 300 else None for r in har_records] == \
+        [c.expected_id for c in CASES]
+    assert all(r["action"] == "replayed" for r in har_records)
+
+
+def test_fail_on_passes_a_clean_audit(tmp_path_factory):
+    from conftest import start_rig
+    rig = start_rig(tmp_path_factory, "clean")
+    try:
+        good = CASES[0]
+        body, content_type = encode(good.build(int(time.time()), "clean"), None)
+        requests.post(rig.proxy.url + "/", data=body, timeout=30,
+                      headers={"Host": cosrig.COS_HOST, "Content-Type": content_type})
+    finally:
+        rig.proxy.stop()
+        rig.emulator.stop()
+    base = ["-nr", str(rig.workdir / "flows.mitm"), "-s", str(cosrig.ADDON)]
+    assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=error", workdir=rig.workdir).returncode == 0
+    # The good upload still has a warning (the file part's MIME type is not stored): gate on it.
+    assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=warning", workdir=rig.workdir).returncode == 1
+
+
+def test_policy_origin_names_the_signing_endpoint(rig):
+    """The app's own endpoint hands out a policy for one key; the client uploads another key."""
+    answer = requests.get(f"{rig.proxy.url}/__app/post-policy?key=uploads/granted.jpg", timeout=30,
+                          headers={"Host": "app.example.com"}).json()
+    tag = f"origin-{time.monotonic_ns()}"
+    spec = FormSpec([("key", "uploads/other.jpg"), ("q-sign-algorithm", answer["qSignAlgorithm"]),
+                     ("q-ak", answer["qAk"]), ("q-key-time", answer["qKeyTime"]),
+                     ("q-signature", answer["qSignature"]), ("policy", answer["policy"])])
+    body, content_type = spec.encode()
+    response = requests.post(f"{rig.proxy.url}/?t={tag}", data=body, timeout=30,
+                             headers={"Host": cosrig.COS_HOST, "Content-Type": content_type})
+    assert response.status_code == 403
+    evidence = rig.record_for(tag)["findings"][0]["evidence"]
+    assert evidence["policy_origin"]["url"] == "http://app.example.com/__app/post-policy?key=uploads/granted.jpg"
+    assert evidence["policy_origin"]["method"] == "GET"
+    assert evidence["value_source"] == "client"
+    assert "policy from GET http://app.example.com" in response.headers["X-COS-Diagnosis-Detail"]
