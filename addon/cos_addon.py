@@ -22,7 +22,9 @@ import mitmproxy.types  # noqa: E402
 from mitmproxy import command, ctx, exceptions, flow, hooks, http  # noqa: E402
 from mitmproxy.log import ALERT  # noqa: E402
 
+import cos_contentview  # noqa: E402
 from cosdoctor import catalogue  # noqa: E402
+from cosdoctor.cors import check_actual_response, check_preflight, with_cors_finding  # noqa: E402
 from cosdoctor.credentials import CredentialsError, CredentialStore, load_credentials  # noqa: E402
 from cosdoctor.diagnosis import Diagnosis, block_answer, diagnose, preflight, request_for  # noqa: E402
 from cosdoctor.explain import read_answer  # noqa: E402
@@ -45,20 +47,17 @@ LOCAL_KEY = "cos_local"          # set on flows that block mode answered itself
 ERROR_MARK = ":x:"
 
 
+ERROR_LOG_INTERVAL = 60.0       # seconds between two log lines about the same failing hook
+
+
 def fail_open(hook):
-    """Never let a bug here break a user's flow: log once per hook, count it, carry on."""
+    """Never let a bug here break a user's flow: catch, count, log (rate-limited), carry on."""
     @functools.wraps(hook)
     def wrapper(self, flow=None, *args):
         try:
             return hook(self, flow, *args) if flow is not None else hook(self)
         except Exception as exc:  # noqa: BLE001 - this is the fail-open boundary
-            self.internal_errors += 1
-            if hook.__name__ not in self._reported_errors:
-                self._reported_errors.add(hook.__name__)
-                flow_id = getattr(flow, "id", "-")
-                message = scrub(f"{type(exc).__name__}: {exc}", self.credentials.secrets())
-                logger.error(f"cosdoctor: internal error in {hook.__name__} (flow {flow_id}): "
-                             f"{message}; the flow continues undiagnosed")
+            self.internal_error(hook.__name__, getattr(flow, "id", "-"), exc)
             return None
     return wrapper
 
@@ -74,7 +73,7 @@ class CosDoctor:
         self.credentials = CredentialStore({}, ())
         self.report: ReportWriter | None = None
         self.internal_errors = 0
-        self._reported_errors: set[str] = set()
+        self._error_log: dict[str, tuple[float, int]] = {}   # hook -> (last logged, suppressed)
         self._analyses: dict[str, Analysis] = {}     # preflight results waiting for the answer
         self._blocked: set[str] = set()
         self._tees: dict[str, StreamTee] = {}        # streamed uploads: the body's first bytes
@@ -83,6 +82,21 @@ class CosDoctor:
         self.severity_counts = {"error": 0, "warning": 0, "info": 0}
         self.origins = PolicyOrigins()
         self._configured_once = False
+        self._view = None
+
+    def internal_error(self, hook: str, flow_id: str, exc: Exception) -> None:
+        """One line per hook and minute, with the flow's id and no secret in it."""
+        self.internal_errors += 1
+        now = time.monotonic()
+        last, suppressed = self._error_log.get(hook, (None, 0))
+        if last is not None and now - last < ERROR_LOG_INTERVAL:
+            self._error_log[hook] = (last, suppressed + 1)
+            return
+        self._error_log[hook] = (now, 0)
+        more = f" ({suppressed} more since the last report)" if suppressed else ""
+        message = scrub(f"{type(exc).__name__}: {exc}", self.credentials.secrets())
+        logger.error(f"cosdoctor: internal error in {hook} (flow {flow_id}): {message}; "
+                     f"the flow continues undiagnosed{more}")
 
     # --- options ------------------------------------------------------------------------
 
@@ -100,6 +114,7 @@ class CosDoctor:
         loader.add_option("cos_hosts", Sequence[str], [],
                           "Extra host globs (custom or CDN domains) to treat as COS endpoints.")
         loader.add_option("cos_lang", str, "en", "Language of titles, causes and fixes: en, ko or zh.")
+        self._view = cos_contentview.register(credentials=lambda: self.credentials, lang=lambda: self.lang)
         loader.add_option("cos_fail_on", str, "off",
                           "Exit non-zero at shutdown when a COS flow had a finding of this severity or "
                           "worse: off, error or warning (for offline audits in CI: mitmdump -nr ...).")
@@ -169,6 +184,9 @@ class CosDoctor:
                     f"credentials={len(self.credentials.by_id)} key(s) hosts={len(self.hosts.patterns)} glob(s)")
 
     def done(self) -> None:
+        if self._view is not None:
+            cos_contentview.unregister(self._view)
+            self._view = None
         if self.report is not None:
             self.report.close()
             self.report = None
@@ -253,12 +271,25 @@ class CosDoctor:
             answer = read_answer(response.status_code, response.headers, response.raw_content)
             local_now = int(response.timestamp_start or time.time())
             diagnosis = diagnose(analysis, answer, local_now, self.credentials)
+            self.check_cors(flow, diagnosis)
         if analysis.form is not None:
             origin, policy_signed, signature_signed = self.origins.lookup(
                 analysis.form.get("policy"), analysis.form.get("q-signature"))
             if origin is not None and origin.flow_id != flow.id:
                 attribute(diagnosis.findings, origin, policy_signed, signature_signed)
         return diagnosis
+
+    def check_cors(self, flow: http.HTTPFlow, diagnosis: Diagnosis) -> None:
+        """Browser uploads: a refused preflight, or an answer the page is not allowed to read."""
+        request, response = flow.request, flow.response
+        if request.method == "OPTIONS":
+            check = check_preflight(request.headers, response.status_code, response.headers)
+            diagnosis.findings = with_cors_finding(diagnosis.findings, check, self.lang)
+        elif request.method == "POST" and "origin" in request.headers:
+            check = check_actual_response(request.headers, response.status_code, response.headers)
+            if check is not None and not check.allowed:
+                diagnosis.findings = with_cors_finding(diagnosis.findings, check, self.lang,
+                                                       finding_id="Warning_CORSResponseHidden")
 
     def action_of(self, flow: http.HTTPFlow) -> str:
         if flow.id in self._blocked or (flow.metadata.get(LOCAL_KEY) and flow.live):
@@ -411,6 +442,12 @@ class CosDoctor:
         if diagnosis.failing or response.status_code >= 400:
             for name, value in diagnosis.headers().items():
                 response.headers[name] = value
+            if "access-control-allow-origin" in response.headers:
+                # Let the page's script read the diagnosis (COS itself does not expose these).
+                exposed = response.headers.get("access-control-expose-headers", "")
+                if "x-cos-diagnosis" not in exposed.lower():
+                    response.headers["Access-Control-Expose-Headers"] = ", ".join(
+                        filter(None, [exposed, "X-COS-Diagnosis, X-COS-Diagnosis-Detail"]))
 
     def record_of(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> dict:
         request = flow.request

@@ -15,7 +15,8 @@ from cosdoctor.errorxml import render_error_xml
 from cosdoctor.explain import CosAnswer, explain, sort_findings
 from cosdoctor.hosts import CosEndpoint
 from cosdoctor.preflight import Analysis, UploadRequest, analyse_request, is_certain, verdict
-from cosdoctor.redact import scrub
+from cosdoctor.redact import SENSITIVE_FIELDS, scrub, shorten
+from cosdoctor.signature import parse_auth_string
 
 
 @dataclass
@@ -72,7 +73,38 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
         status = answer.status
         error = answer.error_record()
     secrets = credentials.secrets() if credentials else ()
+    sent = _sent_secrets(analysis)
+    if sent:
+        findings = _shorten_everywhere(findings, sent)
+        error = _shorten_everywhere(error, sent)
     return Diagnosis(analysis, redact_findings(findings), error, status, secrets)
+
+
+def _sent_secrets(analysis: Analysis) -> list[str]:
+    """Signatures and tokens this request carried: shortened wherever COS or we quote them."""
+    form = analysis.form
+    if form is None:
+        return []
+    values = [f.value for f in form.fields if f.lname in SENSITIVE_FIELDS and len(f.value) > 8]
+    auth = form.get("signature")
+    if auth:
+        signature = parse_auth_string(auth).signature
+        if signature and len(signature) > 8:
+            values.append(signature)
+    return sorted(set(values), key=len, reverse=True)
+
+
+def _shorten_everywhere(value, secrets: list[str]):
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, shorten(secret) or "")
+        return value
+    if isinstance(value, list):
+        return [_shorten_everywhere(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _shorten_everywhere(v, secrets) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True, slots=True)

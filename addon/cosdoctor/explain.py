@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 
 from cosdoctor import catalogue
 from cosdoctor.errorxml import CosErrorDoc, normalise_message, parse_error_xml
+from cosdoctor.redact import redact_evidence
 from cosdoctor.preflight import (
     Analysis, condition_evidence, condition_finding, expiration_evidence, verdict,
 )
@@ -132,7 +133,7 @@ def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]
     results: list[dict] = []
     if response_id is not None:
         evidence = _response_evidence(analysis, answer, response_id, local_now)
-        results.append(catalogue.finding(response_id, "response", evidence, lang))
+        results.append(catalogue.finding(response_id, "response", redact_evidence(evidence), lang))
     for found in analysis.findings:
         if found["id"] == response_id:
             continue

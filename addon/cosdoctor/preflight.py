@@ -18,7 +18,7 @@ from cosdoctor.form import UploadForm, parse_form
 from cosdoctor.hosts import CosEndpoint
 from cosdoctor.isotime import format_iso8601, whole_hour_offset
 from cosdoctor.policy import ConditionResult, Policy, decode_policy, evaluate_conditions
-from cosdoctor.redact import shorten
+from cosdoctor.redact import redact_evidence, shorten
 from cosdoctor.signature import (
     KEY_TIME_RE, find_header_mistake, find_post_mistake, header_signature, is_hex40,
     parse_auth_string, post_signature,
@@ -121,7 +121,7 @@ class Analysis:
 
     def add(self, finding_id: str, evidence: Mapping[str, object] | None = None, *,
             documented: bool = True) -> dict:
-        found = catalogue.finding(finding_id, "preflight", evidence, self.lang)
+        found = catalogue.finding(finding_id, "preflight", redact_evidence(dict(evidence or {})), self.lang)
         self.findings.append(found)
         if not documented:
             self.undocumented.add(finding_id)

@@ -109,3 +109,31 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     usable = frozenset(s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LEN)
     pattern = _secret_pattern(usable)
     return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def redact_evidence(evidence: dict) -> dict:
+    """Shorten a signature or token wherever it appears in a finding's evidence (in place).
+
+    Runs before the catalogue renders titles and causes from the evidence, so no text built from
+    a condition on `x-cos-security-token` (say) ever holds the full value.
+    """
+    field_name = str(evidence.get("field") or "").lower()
+    values = [evidence.get("actual"), evidence.get("expected")]
+    if field_name in SENSITIVE_FIELDS:
+        values += evidence.get("values") or []
+    else:
+        values = []
+    for key in ("token", "q_signature", "signature"):
+        if isinstance(evidence.get(key), str):
+            values.append(evidence[key])
+    secrets = sorted({v for v in values if isinstance(v, str) and len(v) > 8}, key=len, reverse=True)
+    if not secrets:
+        return evidence
+    for name, value in list(evidence.items()):
+        if isinstance(value, str):
+            for secret in secrets:
+                value = value.replace(secret, shorten(secret) or "")
+            evidence[name] = value
+        elif isinstance(value, list):
+            evidence[name] = [shorten(v) if isinstance(v, str) and v in secrets else v for v in value]
+    return evidence
