@@ -378,17 +378,19 @@ class CosDoctor:
 
     # --- commands --------------------------------------------------------------------------
 
+    def _diagnosed(self, flows: Sequence[flow.Flow]):
+        """(flow, fresh diagnosis) for the COS flows among `flows`."""
+        for f in flows:
+            if isinstance(f, http.HTTPFlow):
+                endpoint = self.classify(f)
+                if endpoint is not None:
+                    yield f, self.diagnose_flow(f, endpoint)
+
     @command.command("cos.diagnose")
     def diagnose_command(self, flows: Sequence[flow.Flow]) -> None:
         """Diagnose these flows again (e.g. after adding credentials) and update their annotations."""
         done = []
-        for f in flows:
-            if not isinstance(f, http.HTTPFlow):
-                continue
-            endpoint = self.classify(f)
-            if endpoint is None:
-                continue
-            diagnosis = self.diagnose_flow(f, endpoint)
+        for f, diagnosis in self._diagnosed(flows):
             self.annotate_flow(f, diagnosis)
             self.annotate_response(f, diagnosis)
             done.append(f)
@@ -398,15 +400,7 @@ class CosDoctor:
     @command.command("cos.report")
     def report_command(self, flows: Sequence[flow.Flow], path: mitmproxy.types.Path) -> None:
         """Write a report of these flows: JSON Lines (.jsonl) or a self-contained HTML page (.html)."""
-        records = []
-        for f in flows:
-            if not isinstance(f, http.HTTPFlow):
-                continue
-            endpoint = self.classify(f)
-            if endpoint is None:
-                continue
-            diagnosis = self.diagnose_flow(f, endpoint)
-            records.append(self.record_of(f, diagnosis, self.action_of(f)))
+        records = [self.record_of(f, diagnosis, self.action_of(f)) for f, diagnosis in self._diagnosed(flows)]
         target = os.path.expanduser(str(path))
         try:
             if target.lower().endswith((".html", ".htm")):

@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 
 from cosdoctor import catalogue
 from cosdoctor.errorxml import CosErrorDoc, normalise_message, parse_error_xml
+from cosdoctor.isotime import parse_iso8601
 from cosdoctor.redact import redact_evidence
 from cosdoctor.preflight import (
     Analysis, condition_evidence, condition_finding, expiration_evidence, verdict,
@@ -85,7 +86,6 @@ def read_answer(status: int, headers: Mapping[str, str], body: bytes | None) -> 
     error = parse_error_xml(body) if status >= 300 and status != 303 else None
     server_time = _http_date(headers.get("date"))
     if server_time is None and error is not None:
-        from cosdoctor.isotime import parse_iso8601
         for name, value in error.extra:
             if name == "ServerTime":
                 server_time = parse_iso8601(value)

@@ -23,7 +23,7 @@ from cosdoctor.signature import (
     post_signature,
     sha1_hex,
     sign_key,
-)
+from vectors import POST_POLICY_B64, POST_POLICY_TEXT
 
 # Official D-POST / D-SIGN credentials (published test values, not real keys).
 SECRET_ID = "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q"
@@ -31,29 +31,6 @@ SECRET_KEY = "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz"
 
 # --- POST vector (D-POST "signature protection use cases") ---------------------------------------
 POST_KEY_TIME = "1567150692;1567157892"
-POST_POLICY_TEXT = """{
-    "expiration": "2019-08-30T09:38:12.414Z",
-    "conditions": [
-        { "acl": "default" },
-        { "bucket": "examplebucket-1250000000" },
-        [ "starts-with", "$key", "folder/subfolder/" ],
-        [ "starts-with", "$Content-Type", "image/" ],
-        [ "starts-with", "$success_action_redirect", "https://my.website/" ],
-        [ "eq", "$x-cos-server-side-encryption", "AES256" ],
-        { "q-sign-algorithm": "sha1" },
-        { "q-ak": "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q" },
-        { "q-sign-time": "1567150692;1567157892" }
-    ]
-}"""
-POST_POLICY_B64 = (
-    "ewogICAgImV4cGlyYXRpb24iOiAiMjAxOS0wOC0zMFQwOTozODoxMi40MTRaIiwKICAgICJjb25kaXRpb25zIjogWwogICAgICAgIHsgImFj"
-    "bCI6ICJkZWZhdWx0IiB9LAogICAgICAgIHsgImJ1Y2tldCI6ICJleGFtcGxlYnVja2V0LTEyNTAwMDAwMDAiIH0sCiAgICAgICAgWyAic3Rh"
-    "cnRzLXdpdGgiLCAiJGtleSIsICJmb2xkZXIvc3ViZm9sZGVyLyIgXSwKICAgICAgICBbICJzdGFydHMtd2l0aCIsICIkQ29udGVudC1UeXBl"
-    "IiwgImltYWdlLyIgXSwKICAgICAgICBbICJzdGFydHMtd2l0aCIsICIkc3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiLCAiaHR0cHM6Ly9teS53"
-    "ZWJzaXRlLyIgXSwKICAgICAgICBbICJlcSIsICIkeC1jb3Mtc2VydmVyLXNpZGUtZW5jcnlwdGlvbiIsICJBRVMyNTYiIF0sCiAgICAgICAg"
-    "eyAicS1zaWduLWFsZ29yaXRobSI6ICJzaGExIiB9LAogICAgICAgIHsgInEtYWsiOiAiQUtJRFFqejNsdG9tcFZqQm5pNUxpdGtXSEZsRnB3"
-    "a245VTVxIiB9LAogICAgICAgIHsgInEtc2lnbi10aW1lIjogIjE1NjcxNTA2OTI7MTU2NzE1Nzg5MiIgfQogICAgXQp9"
-)
 POST_SIGN_KEY = "39acc8c9f34ba5b19bce4e965b370cd3f62d2fba"
 POST_STRING_TO_SIGN = "d5d903b8360468bc81c1311f134989bc8c8b5b89"
 POST_SIGNATURE = "7758dc9a832e9d301dca704cacbf9d9f8172fdef"
