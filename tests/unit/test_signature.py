@@ -23,6 +23,7 @@ from cosdoctor.signature import (
     post_signature,
     sha1_hex,
     sign_key,
+)
 from vectors import POST_POLICY_B64, POST_POLICY_TEXT
 
 # Official D-POST / D-SIGN credentials (published test values, not real keys).
