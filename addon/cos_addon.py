@@ -406,7 +406,7 @@ class CosDoctor:
             if target.lower().endswith((".html", ".htm")):
                 from cosdoctor.htmlreport import render_html
                 with open(target, "w", encoding="utf-8") as handle:
-                    handle.write(render_html(records, lang=self.lang))
+                    handle.write(render_html(records, lang=self.lang, title=f"COS POST audit: {len(records)} flow(s)"))
             else:
                 writer = ReportWriter(target)
                 try:

@@ -21,9 +21,19 @@ def _document(spec: FormSpec) -> dict:
     return json.loads(base64.b64decode(spec.get("policy") or ""))
 
 
+# What a careful client sends: the object's Content-Type as a field, a size limit in the policy.
+CAREFUL = {"extra_conditions": [["content-length-range", 1, 1024 * 1024], ["starts-with", "$Content-Type", "image/"]],
+           "extra_fields": [("Content-Type", "image/jpeg")]}
+
+
+def _photo(spec: FormSpec) -> FormSpec:
+    spec.file_name, spec.file_type, spec.file_data = "photo.jpg", "image/jpeg", b"\xff\xd8\xff\xe0fake jpeg\r\n--\xff\xd9"
+    return spec
+
+
 def good(now: int, tag: str = "photo") -> FormSpec:
-    return signed_form(cosrig.SECRET_ID, cosrig.SECRET_KEY, cosrig.BUCKET, f"uploads/{tag}.jpg", now=now,
-                       extra_conditions=[["content-length-range", 1, 1024 * 1024]])
+    return _photo(signed_form(cosrig.SECRET_ID, cosrig.SECRET_KEY, cosrig.BUCKET, f"uploads/{tag}.jpg", now=now,
+                              **CAREFUL))
 
 
 def wrong_q_ak(now: int, tag: str = "photo") -> FormSpec:
@@ -65,9 +75,8 @@ def other_bucket(now: int, tag: str = "photo") -> FormSpec:
 
 
 def key_outside_prefix(now: int, tag: str = "photo") -> FormSpec:
-    return signed_form(cosrig.SECRET_ID, cosrig.SECRET_KEY, cosrig.BUCKET, f"avatar-{tag}.png", now=now,
-                       key_condition=["starts-with", "$key", "uploads/"],
-                       extra_conditions=[["content-length-range", 1, 1024 * 1024]])
+    return _photo(signed_form(cosrig.SECRET_ID, cosrig.SECRET_KEY, cosrig.BUCKET, f"avatar-{tag}.png", now=now,
+                              key_condition=["starts-with", "$key", "uploads/"], **CAREFUL))
 
 
 @dataclass(frozen=True)

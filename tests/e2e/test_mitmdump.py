@@ -108,8 +108,23 @@ def test_fail_on_passes_a_clean_audit(tmp_path_factory):
         rig.proxy.stop()
         rig.emulator.stop()
     base = ["-nr", str(rig.workdir / "flows.mitm"), "-s", str(cosrig.ADDON)]
+    for level in ("error", "warning"):      # a careful upload: no error, no warning
+        assert cosrig.run_mitmdump(*base, "--set", f"cos_fail_on={level}", workdir=rig.workdir).returncode == 0
+
+
+def test_fail_on_warning_gates_a_risky_policy(tmp_path_factory):
+    from conftest import start_rig
+    import dialects
+    rig = start_rig(tmp_path_factory, "risky")
+    try:
+        body, content_type = dialects.extra_fields(int(time.time()), "risky").encode()   # no size limit
+        requests.post(rig.proxy.url + "/", data=body, timeout=30,
+                      headers={"Host": cosrig.COS_HOST, "Content-Type": content_type})
+    finally:
+        rig.proxy.stop()
+        rig.emulator.stop()
+    base = ["-nr", str(rig.workdir / "flows.mitm"), "-s", str(cosrig.ADDON)]
     assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=error", workdir=rig.workdir).returncode == 0
-    # The good upload still has a warning (the file part's MIME type is not stored): gate on it.
     assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=warning", workdir=rig.workdir).returncode == 1
 
 
