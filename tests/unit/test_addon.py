@@ -170,3 +170,17 @@ def test_internal_error_fails_open_and_is_logged_once(addon, monkeypatch, caplog
     assert len(errors) == 1
     assert SECRET_KEY not in caplog.text
     assert all(f.response.status_code == 204 for f in flows)
+
+
+@pytest.mark.parametrize("lang, sample", [("ko", "정책"), ("zh", "策略")])
+def test_cos_lang_translates_texts_but_not_ids_evidence_or_headers(addon, lang, sample):
+    flow = upload_flow(response=cos_error(403, "AccessDenied", "Condition key key doesn't match the value uploads/a.txt"))
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, cos_lang=lang)
+        addon.response(flow)
+    first = flow.metadata["cos"]["findings"][0]
+    assert first["id"] == "AccessDenied_Condition"
+    assert sample in first["title"] + first["cause"]
+    assert set(first["evidence"]) >= {"condition", "index", "field", "expected", "actual"}
+    assert flow.response.headers["X-COS-Diagnosis-Detail"].isascii()
+    assert "Form field key" in flow.response.headers["X-COS-Diagnosis-Detail"]
