@@ -40,6 +40,8 @@ logger = logging.getLogger("cosdoctor")
 
 VALIDATE_MODES = ("off", "warn", "block")
 FAIL_ON = ("off", "error", "warning")
+CHOICES = {"cos_validate": ("validate", VALIDATE_MODES), "cos_lang": ("lang", catalogue.LANGS),
+           "cos_fail_on": ("fail_on", FAIL_ON)}   # option -> (attribute, allowed values)
 COS_FIELD_MARKERS = (b'name="q-signature"', b'name="signature"')
 SNIFF_BYTES = 64 * 1024
 META_KEY = "cos"
@@ -114,10 +116,10 @@ class CosDoctor:
         loader.add_option("cos_hosts", Sequence[str], [],
                           "Extra host globs (custom or CDN domains) to treat as COS endpoints.")
         loader.add_option("cos_lang", str, "en", "Language of titles, causes and fixes: en, ko or zh.")
-        self._view = cos_contentview.register(credentials=lambda: self.credentials, lang=lambda: self.lang)
         loader.add_option("cos_fail_on", str, "off",
                           "Exit non-zero at shutdown when a COS flow had a finding of this severity or "
                           "worse: off, error or warning (for offline audits in CI: mitmdump -nr ...).")
+        self._view = cos_contentview.register(credentials=lambda: self.credentials, lang=lambda: self.lang)
 
     def configure(self, updated: set[str]) -> None:
         """Validate and cache options. A bad value at start-up is one error line (mitmdump then
@@ -133,27 +135,18 @@ class CosDoctor:
             self._configured_once = True
 
     def _configure(self, updated: set[str]) -> None:
-        if "cos_validate" in updated:
-            mode = ctx.options.cos_validate
-            if mode not in VALIDATE_MODES:
-                raise exceptions.OptionsError(
-                    f"cos_validate must be one of {', '.join(VALIDATE_MODES)}, not {mode!r}")
-            self.validate = mode
-        if "cos_lang" in updated:
-            if ctx.options.cos_lang not in catalogue.LANGS:
-                raise exceptions.OptionsError(
-                    f"cos_lang must be one of {', '.join(catalogue.LANGS)}, not {ctx.options.cos_lang!r}")
-            self.lang = ctx.options.cos_lang
+        for option, (attribute, choices) in CHOICES.items():
+            if option in updated:
+                value = getattr(ctx.options, option)
+                if value not in choices:   # mitmproxy does not enforce choices for --set
+                    raise exceptions.OptionsError(
+                        f"{option} must be one of {', '.join(choices)}, not {value!r}")
+                setattr(self, attribute, value)
         if "cos_hosts" in updated:
             try:
                 self.hosts = HostGlobs(ctx.options.cos_hosts)
             except ValueError as exc:
                 raise exceptions.OptionsError(f"cos_hosts: {exc}") from None
-        if "cos_fail_on" in updated:
-            if ctx.options.cos_fail_on not in FAIL_ON:
-                raise exceptions.OptionsError(
-                    f"cos_fail_on must be one of {', '.join(FAIL_ON)}, not {ctx.options.cos_fail_on!r}")
-            self.fail_on = ctx.options.cos_fail_on
         if "cos_annotate" in updated:
             self.annotate = bool(ctx.options.cos_annotate)
         if "cos_credentials" in updated:

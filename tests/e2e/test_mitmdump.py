@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("option, expected", [
     ("cos_validate=zzz", "cos_validate must be one of off, warn, block, not 'zzz'"),
     ("cos_lang=fr", "cos_lang must be one of en, ko, zh"),
+    ("cos_fail_on=sometimes", "cos_fail_on must be one of off, error, warning"),
     ("cos_credentials=/nonexistent/creds", "cos_credentials"),
     ("cos_report=/nonexistent-dir/r.jsonl", "cos_report: cannot write"),
     ("cos_hosts=https://cdn.example.com", "cos_hosts"),

@@ -46,6 +46,7 @@ def addon():
 @pytest.mark.parametrize("option, value, message", [
     ("cos_validate", "zzz", "cos_validate must be one of off, warn, block"),
     ("cos_lang", "fr", "cos_lang must be one of en, ko, zh"),
+    ("cos_fail_on", "always", "cos_fail_on must be one of off, error, warning"),
     ("cos_hosts", ["http://x.example.com"], "cos_hosts"),
     ("cos_credentials", "/nonexistent/creds.txt", "cos_credentials"),
     ("cos_report", "/nonexistent-dir/report.jsonl", "cos_report: cannot write"),
