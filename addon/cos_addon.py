@@ -42,8 +42,10 @@ VALIDATE_MODES = ("off", "warn", "block")
 FAIL_ON = ("off", "error", "warning")
 CHOICES = {"cos_validate": ("validate", VALIDATE_MODES), "cos_lang": ("lang", catalogue.LANGS),
            "cos_fail_on": ("fail_on", FAIL_ON)}   # option -> (attribute, allowed values)
-COS_FIELD_MARKERS = (b'name="q-signature"', b'name="signature"')
+COS_FIELD_MARKERS = (b'name="q-signature"', b'name="Signature"', b'name="signature"', b'name="Q-Signature"')
 SNIFF_BYTES = 64 * 1024
+ORIGIN_MAX_BYTES = 16 * 1024     # a signing endpoint's answer is a few hundred bytes of JSON
+ORIGIN_MARKERS = (b"olicy", b"ignature")
 META_KEY = "cos"
 LOCAL_KEY = "cos_local"          # set on flows that block mode answered itself
 ERROR_MARK = ":x:"
@@ -142,6 +144,10 @@ class CosDoctor:
                     raise exceptions.OptionsError(
                         f"{option} must be one of {', '.join(choices)}, not {value!r}")
                 setattr(self, attribute, value)
+        if "cos_validate" in updated:
+            self._switch_hook("request", self.validate != "off")
+        if "stream_large_bodies" in updated:
+            self._switch_hook("requestheaders", bool(getattr(ctx.options, "stream_large_bodies", None)))
         if "cos_hosts" in updated:
             try:
                 self.hosts = HostGlobs(ctx.options.cos_hosts)
@@ -159,6 +165,14 @@ class CosDoctor:
             self.credentials = store
         if "cos_report" in updated:
             self._open_report(ctx.options.cos_report)
+
+    def _switch_hook(self, name: str, on: bool) -> None:
+        """A hook with nothing to do is switched off (mitmproxy skips a hook attribute set to None),
+        so non-COS traffic does not pay even for a call that returns at once."""
+        if on:
+            self.__dict__.pop(name, None)
+        else:
+            setattr(self, name, None)
 
     def _open_report(self, path: str | None) -> None:
         old, self.report = self.report, None
@@ -209,7 +223,10 @@ class CosDoctor:
         return None
 
     def looks_like_cos_post(self, flow: http.HTTPFlow) -> bool:
-        """A POST Object upload on any host: multipart with q-signature or Signature fields."""
+        """A POST Object upload on any host: multipart with q-signature or Signature fields.
+
+        COS wants the signature fields before `file`, so only the bytes before the first
+        `filename=` are searched, in place (no copy of the body)."""
         request = flow.request
         if request.method != "POST":
             return False
@@ -220,8 +237,9 @@ class CosDoctor:
             body = self._tees[flow.id].body()
         if not body:
             return False
-        head = body[:SNIFF_BYTES].lower()
-        return any(marker in head for marker in COS_FIELD_MARKERS)
+        end = body.find(b"filename=", 0, SNIFF_BYTES)
+        end = end if end >= 0 else min(len(body), SNIFF_BYTES)
+        return any(body.find(marker, 0, end) >= 0 for marker in COS_FIELD_MARKERS)
 
     def classify(self, flow: http.HTTPFlow):
         """The COS endpoint of a COS flow (custom for a COS upload on any host), else None."""
@@ -355,14 +373,22 @@ class CosDoctor:
 
     def _forget(self, flow_id: str) -> None:
         """Per-flow state ends with the flow, whatever happened (non-COS flows included)."""
-        self._analyses.pop(flow_id, None)
-        self._tees.pop(flow_id, None)
-        self._blocked.discard(flow_id)
+        if self._analyses or self._tees or self._blocked:
+            self._analyses.pop(flow_id, None)
+            self._tees.pop(flow_id, None)
+            self._blocked.discard(flow_id)
 
     def remember_origin(self, flow: http.HTTPFlow) -> None:
-        """A non-COS response that hands out a policy (the app's signing endpoint): keep a note."""
+        """A non-COS response that hands out a policy (the app's signing endpoint): keep a note.
+
+        Runs on every response, so the cheap tests come first: signing endpoints answer small JSON."""
         response = flow.response
-        if response is None or response.raw_content is None or len(response.raw_content) > 262144:
+        raw = response.raw_content if response is not None else None
+        if not raw or len(raw) > ORIGIN_MAX_BYTES:
+            return
+        if "json" not in response.headers.get("content-type", "").lower():
+            return
+        if "content-encoding" not in response.headers and not any(m in raw for m in ORIGIN_MARKERS):
             return
         self.origins.observe(flow_id=flow.id, method=flow.request.method, url=flow.request.pretty_url,
                              time=format_iso8601(int(flow.request.timestamp_start or time.time())),

@@ -21,7 +21,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for cosdoctor,
 
 from mitmproxy import contentviews, http  # noqa: E402
 
-from cosdoctor.formview import looks_like_cos_form, summarize  # noqa: E402
+import cosdoctor  # noqa: E402,F401 - the core package; its view module is imported on first render
+
+
+def summarize(*args, **kwargs) -> str:
+    """cosdoctor.formview.summarize, imported when a view is first drawn (memory, not speed)."""
+    from cosdoctor.formview import summarize as render_text
+    return render_text(*args, **kwargs)
+
+
+def looks_like_cos_form(data: bytes) -> bool:
+    from cosdoctor.formview import looks_like_cos_form as check
+    return check(data)
 
 NAME = "COS POST Object"
 META_KEY = "cos"

@@ -801,16 +801,16 @@ def bench_hooks(config: Config, root: Path) -> list[HookResult]:
                     tctx.configure(addon, cos_validate=mode)
                     counts.update(parse=0, decode=0)
                     for flow in flows:
-                        addon.request(flow)
-                        addon.response(flow)
+                        invoke(addon, "request", flow)
+                        invoke(addon, "response", flow)
                     parses, decodes = parses + counts["parse"], decodes + counts["decode"]
                 tctx.configure(addon, cos_validate="off")
                 errors_before = getattr(addon, "internal_errors", 0)
 
                 def hooks() -> None:
                     for flow in flows:
-                        addon.request(flow)
-                        addon.response(flow)
+                        invoke(addon, "request", flow)
+                        invoke(addon, "response", flow)
                 seconds = best_time(hooks, max(config.min_time, 0.02), 5, 5.0) / len(flows)
                 note = ""
                 if getattr(addon, "internal_errors", 0) != errors_before:
@@ -822,6 +822,13 @@ def bench_hooks(config: Config, root: Path) -> list[HookResult]:
         for module, name, original in reversed(patched):
             setattr(module, name, original)
     return results
+
+
+def invoke(addon: object, hook: str, flow: object) -> None:
+    """Call a hook the way mitmproxy does: a hook attribute that is None is skipped."""
+    handler = getattr(addon, hook, None)
+    if handler:
+        handler(flow)
 
 
 # --- report --------------------------------------------------------------------------------------

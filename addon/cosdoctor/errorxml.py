@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lxml import etree
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = [
     "MAX_XML_BYTES",
@@ -45,9 +47,15 @@ class CosErrorDoc:
     extra: tuple[tuple[str, str], ...] = ()  # other child elements, in document order
 
 
+def _lxml():
+    """lxml, imported on the first error body: ~4 MiB a proxy that sees no COS error never pays."""
+    from lxml import etree
+    return etree
+
+
 def _make_parser() -> etree.XMLParser:
     # A fresh parser per call: lxml parsers are not thread-safe and this one is cheap.
-    return etree.XMLParser(
+    return _lxml().XMLParser(
         encoding="utf-8",  # ignore the declared encoding: the byte search above must stay valid
         resolve_entities=False,
         no_network=True,
@@ -62,7 +70,7 @@ def _make_parser() -> etree.XMLParser:
 
 def _parse_tree(data: bytes) -> etree._Element:
     """Parse with the hardened parser only (no pre-checks); raises on malformed XML."""
-    return etree.fromstring(data, _make_parser())
+    return _lxml().fromstring(data, _make_parser())
 
 
 def _text(el: etree._Element) -> str:
@@ -84,6 +92,7 @@ def parse_error_xml(data: bytes | None) -> CosErrorDoc | None:
         root = _parse_tree(data)
     except Exception:  # lxml raises XMLSyntaxError, ValueError, ... on garbage: all mean "not COS"
         return None
+    etree = _lxml()
     if not isinstance(root.tag, str) or etree.QName(root).localname != "Error":
         return None
     found: dict[str, str] = {}
