@@ -378,7 +378,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def make_server(emulator: Emulator, port: int = 0) -> http.server.ThreadingHTTPServer:
     handler = type("BoundHandler", (Handler,), {"emulator": emulator})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server_class = type("Server", (http.server.ThreadingHTTPServer,), {"request_queue_size": 128})
+    server = server_class(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server
 

@@ -16,6 +16,22 @@ MAX_HEADER_DETAIL = 240
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 
 
+def plain(value):
+    """JSON-like data without lone surrogates (from policy escapes, or surrogate-escaped header
+    bytes), which neither UTF-8 files nor mitmproxy's flow writer accept. Cheap when clean."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
 def redact_findings(findings: list[dict]) -> list[dict]:
     """Shorten any signature or token value that found its way into evidence."""
     for found in findings:

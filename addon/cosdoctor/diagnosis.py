@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cosdoctor import catalogue
-from cosdoctor.annotate import comment, has_error, header_detail, log_line, redact_findings
+from cosdoctor.annotate import comment, has_error, header_detail, log_line, plain, redact_findings
 from cosdoctor.credentials import CredentialStore
 from cosdoctor.errorxml import render_error_xml
 from cosdoctor.explain import CosAnswer, explain, sort_findings
@@ -34,9 +34,9 @@ class Diagnosis:
     def metadata(self) -> dict:
         a = self.analysis
         form = a.form if a else None
-        return {"bucket": a.bucket if a else None, "region": a.region if a else None,
-                "key": a.key if a else None, "mode": a.mode if a else "anonymous",
-                "fields": list(form.names) if form else [], "findings": self.findings}
+        return plain({"bucket": a.bucket if a else None, "region": a.region if a else None,
+                      "key": a.key if a else None, "mode": a.mode if a else "anonymous",
+                      "fields": list(form.names) if form else [], "findings": self.findings})
 
     def comment(self) -> str:
         return self._scrub(comment(self.findings))
@@ -53,7 +53,7 @@ class Diagnosis:
         return self._scrub(log_line(method, url, self.status, self.findings))
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self.secrets) if self.secrets else text
+        return plain(scrub(text, self.secrets) if self.secrets else text)
 
 
 def preflight(request: UploadRequest, credentials: CredentialStore | None, now: int,
@@ -77,7 +77,7 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
     if sent:
         findings = _shorten_everywhere(findings, sent)
         error = _shorten_everywhere(error, sent)
-    return Diagnosis(analysis, redact_findings(findings), error, status, secrets)
+    return Diagnosis(analysis, plain(redact_findings(findings)), plain(error), status, secrets)
 
 
 def _sent_secrets(analysis: Analysis) -> list[str]:

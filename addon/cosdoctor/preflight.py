@@ -28,6 +28,7 @@ MAX_OBJECT_SIZE = 5 * 1024 ** 3
 MAX_KEY_BYTES = 850
 TRAFFIC_LIMIT_RANGE = (819200, 838860800)
 LONG_EXPIRATION_S = 24 * 3600
+MAX_DUPLICATE_FINDINGS = 20      # a hostile form may repeat thousands of names: report the first
 REQUIRED_POLICY_FIELDS = ("policy", "q-sign-algorithm", "q-ak", "q-key-time", "q-signature")
 REQUIRED_CONDITIONS = ("q-sign-algorithm", "q-ak", "q-sign-time")
 # Fields COS documents as usable in policy conditions (besides x-cos-* and x-cos-meta-*).
@@ -485,10 +486,14 @@ def _check_field_values(analysis: Analysis, form: UploadForm) -> None:
 
 
 def _lint(analysis: Analysis, form: UploadForm) -> None:
-    for name, count in form.duplicates:
-        values = [shorten(f.value, 8) if len(f.value) > 40 else f.value
-                  for f in form.fields if f.lname == name]
-        analysis.add("Warning_DuplicateField", {"field": name, "count": count, "values": values})
+    if form.duplicates:
+        duplicated = {name for name, _ in form.duplicates}
+        values: dict[str, list[str]] = {name: [] for name in duplicated}
+        for f in form.fields:                      # one pass: a form may repeat thousands of names
+            if f.lname in duplicated:
+                values[f.lname].append(shorten(f.value, 8) if len(f.value) > 40 else f.value)
+        for name, count in form.duplicates[:MAX_DUPLICATE_FINDINGS]:
+            analysis.add("Warning_DuplicateField", {"field": name, "count": count, "values": values[name][:10]})
     trailing = [n for n in form.after_file if n.lower() != "file"]
     if trailing:
         analysis.add("Warning_FieldAfterFile", {"fields": trailing})

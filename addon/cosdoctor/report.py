@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Mapping
 
-from cosdoctor.annotate import dumps_record
+from cosdoctor.annotate import dumps_record, plain
 
 
 class ReportWriter:
@@ -21,7 +21,8 @@ class ReportWriter:
         self.records = 0
 
     def write(self, record: Mapping) -> None:
-        data = (dumps_record(record) + "\n").encode("utf-8")
+        # backslashreplace turns a stray lone surrogate into a JSON \\udXXX escape: still one valid line.
+        data = (dumps_record(record) + "\n").encode("utf-8", "backslashreplace")
         with self._lock:
             if self._fd < 0:
                 return
@@ -41,7 +42,7 @@ class ReportWriter:
 def record(*, time: str, flow_id: str, client: str | None, method: str, url: str, host: str | None,
            bucket: str | None, region: str | None, key: str | None, status: int | None,
            error: Mapping | None, findings: list[dict], action: str) -> dict:
-    """The contract's report record, keys in the documented order."""
-    return {"time": time, "flow_id": flow_id, "client": client, "method": method, "url": url,
+    """The contract's report record, keys in the documented order, UTF-8-safe."""
+    return plain({"time": time, "flow_id": flow_id, "client": client, "method": method, "url": url,
             "host": host, "bucket": bucket, "region": region, "key": key, "status": status,
-            "error": dict(error) if error else None, "findings": findings, "action": action}
+            "error": dict(error) if error else None, "findings": findings, "action": action})

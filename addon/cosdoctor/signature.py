@@ -35,7 +35,8 @@ __all__ = [
     "find_header_mistake",
 ]
 
-KEY_TIME_RE = re.compile(r"\A[0-9]+;[0-9]+\Z")  # "start;end", Unix seconds
+# "start;end" in Unix seconds; 19 digits bound int() (Python refuses > 4300-digit strings).
+KEY_TIME_RE = re.compile(r"\A[0-9]{1,19};[0-9]{1,19}\Z")
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 _ANY_HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 
