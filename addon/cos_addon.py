@@ -251,7 +251,9 @@ class CosDoctor:
 
     # --- analysis ------------------------------------------------------------------------
 
-    def analyse(self, flow: http.HTTPFlow, endpoint) -> Analysis:
+    def analyse(self, flow: http.HTTPFlow, endpoint, accepted: bool = False) -> Analysis:
+        """The request's analysis. `accepted`: COS already took the upload, so the file part is
+        not scanned again (it runs to the closing delimiter; fields after it go unseen)."""
         request = flow.request
         now = int(request.timestamp_start or time.time())
         body = request.raw_content if request.method == "POST" else b""
@@ -262,17 +264,19 @@ class CosDoctor:
             body_size = _int(request.headers.get("content-length")) or tee.size
         elif not body and not flow.live and request.method == "POST":
             body = None          # saved traffic without its body (a HAR export often drops it)
-        upload = request_for(request.method, request.host_header, request.path, _header_dict(request.headers),
+        upload = request_for(request.method, endpoint.host if endpoint else request.host_header, request.path,
+                             _header_dict(request.headers),
                              body, endpoint, body_complete=body_complete, body_size=body_size,
-                             http_version=request.http_version)
+                             http_version=request.http_version, trust_tail=accepted)
         if request.method != "POST":
             return Analysis(request=upload, now=now, lang=self.lang, endpoint=endpoint)
         return preflight(upload, self.credentials, now, self.lang)
 
     def diagnose_flow(self, flow: http.HTTPFlow, endpoint, analysis: Analysis | None = None) -> Diagnosis:
         """The diagnosis of a finished flow: COS's answer explained, or our own block answer."""
-        analysis = analysis or self.analyse(flow, endpoint)
         response = flow.response
+        accepted = response is not None and (200 <= response.status_code < 300 or response.status_code == 303)
+        analysis = analysis or self.analyse(flow, endpoint, accepted)
         if response is None or flow.id in self._blocked or flow.metadata.get(LOCAL_KEY):
             diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
             if response is not None:
@@ -467,8 +471,9 @@ class CosDoctor:
         request = flow.request
         meta = diagnosis.metadata()
         client = flow.client_conn.peername[0] if flow.client_conn and flow.client_conn.peername else None
+        host = request.host_header
         return record(time=format_iso8601(int(request.timestamp_start or time.time())), flow_id=flow.id,
-                      client=client, method=request.method, url=request.pretty_url, host=request.host_header,
+                      client=client, method=request.method, url=_url(request, host), host=host,
                       bucket=meta["bucket"], region=meta["region"], key=meta["key"], status=diagnosis.status,
                       error=diagnosis.error, findings=diagnosis.findings, action=action)
 
@@ -481,9 +486,15 @@ class CosDoctor:
                 break
         request = flow.request
         if diagnosis.findings and (diagnosis.failing or (diagnosis.status or 0) >= 400):
-            logger.warning(diagnosis.log_line(request.method, request.pretty_url))
+            logger.warning(diagnosis.log_line(request.method, _url(request, request.host_header)))
         if self.report is not None:
             self.report.write(self.record_of(flow, diagnosis, action))
+
+
+def _url(request: http.Request, host: str | None) -> str:
+    """The URL as the client addressed it (the Host header, not a reverse-proxy target); the same
+    as request.pretty_url for our purposes, at a fraction of its cost."""
+    return f"{request.scheme}://{host or request.host}{request.path}"
 
 
 def _header_dict(headers: http.Headers) -> dict[str, str]:

@@ -20,6 +20,8 @@ def plain(value):
     """JSON-like data without lone surrogates (from policy escapes, or surrogate-escaped header
     bytes), which neither UTF-8 files nor mitmproxy's flow writer accept. Cheap when clean."""
     if isinstance(value, str):
+        if value.isascii():
+            return value
         try:
             value.encode("utf-8")
             return value

@@ -26,17 +26,23 @@ class Diagnosis:
     error: dict | None = None          # COS's <Error>, as the report shows it
     status: int | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    _metadata: dict | None = field(default=None, repr=False)
 
     @property
     def failing(self) -> bool:
         return has_error(self.findings)
 
     def metadata(self) -> dict:
+        if self._metadata is None:
+            self._metadata = self._build_metadata()
+        return self._metadata
+
+    def _build_metadata(self) -> dict:
         a = self.analysis
         form = a.form if a else None
-        return plain({"bucket": a.bucket if a else None, "region": a.region if a else None,
-                      "key": a.key if a else None, "mode": a.mode if a else "anonymous",
-                      "fields": list(form.names) if form else [], "findings": self.findings})
+        return {"bucket": plain(a.bucket if a else None), "region": plain(a.region if a else None),
+                "key": plain(a.key if a else None), "mode": a.mode if a else "anonymous",
+                "fields": plain(list(form.names)) if form else [], "findings": self.findings}
 
     def comment(self) -> str:
         return self._scrub(comment(self.findings))
@@ -134,8 +140,9 @@ def block_answer(analysis: Analysis, request_id: str, resource: str) -> LocalAns
 
 def request_for(method: str, host: str | None, path: str, headers: Mapping[str, str],
                 body: bytes | None, endpoint: CosEndpoint | None, *, body_complete: bool = True,
-                body_size: int | None = None, http_version: str = "HTTP/1.1") -> UploadRequest:
+                body_size: int | None = None, http_version: str = "HTTP/1.1",
+                trust_tail: bool = False) -> UploadRequest:
     return UploadRequest(method=method, host=host, path=path,
                          headers={k.lower(): v for k, v in headers.items()}, body=body,
                          body_complete=body_complete, body_size=body_size, endpoint=endpoint,
-                         http_version=http_version)
+                         http_version=http_version, trust_tail=trust_tail)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cosdoctor.multipart import MultipartForm, Part, parse_multipart
+from cosdoctor.multipart import MultipartForm, Part, _fast_constructor, parse_multipart
 
 FILE_FIELD = "file"
 # Field values longer than this are summarised, not decoded: only the file part may be large.
@@ -76,15 +76,15 @@ class UploadForm:
         return "anonymous"
 
 
+# Cheaper FormField(...) and UploadForm(...), see multipart._fast_constructor.
+_new_field = _fast_constructor(FormField)
+_new_upload_form = _fast_constructor(UploadForm)
+
+
 def substitute_filename(value: str, filename: str | None) -> str:
     if "${filename}" not in value or filename is None:
         return value
     return value.replace("${filename}", filename)
-
-
-def _decode(body: bytes, part: Part) -> str:
-    end = min(part.data_end, part.data_start + MAX_FIELD_DECODE)
-    return body[part.data_start:end].decode("utf-8", errors="replace")
 
 
 def build_form(multipart: MultipartForm, body: bytes) -> UploadForm:
@@ -92,28 +92,40 @@ def build_form(multipart: MultipartForm, body: bytes) -> UploadForm:
     fields: list[FormField] = []
     file_parts: list[Part] = []
     names: list[str] = []
-    after_file: list[str] = []
-    counts: dict[str, int] = {}
     by_name: dict[str, FormField] = {}
+    first_file = -1
     for part in multipart.parts:
         name = part.name or ""
         names.append(name)
         lname = name.lower()
-        counts[lname] = counts.get(lname, 0) + 1
-        if file_parts:
-            after_file.append(name)
         if lname == FILE_FIELD:
+            if first_file < 0:
+                first_file = len(names)
             file_parts.append(part)
             continue
-        form_field = FormField(name, _decode(body, part), part)
+        start, end = part.data_start, part.data_end
+        if end - start > MAX_FIELD_DECODE:
+            end = start + MAX_FIELD_DECODE
+        form_field = _new_field(name, body[start:end].decode("utf-8", "replace"), part)
         fields.append(form_field)
-        by_name.setdefault(lname, form_field)
-    duplicates = tuple((n, c) for n, c in counts.items() if c > 1 and n != FILE_FIELD)
-    return UploadForm(multipart, tuple(fields), tuple(file_parts), tuple(names),
-                      tuple(after_file), duplicates, by_name)
+        if lname not in by_name:
+            by_name[lname] = form_field
+    duplicates: tuple[tuple[str, int], ...] = ()
+    if len(by_name) != len(fields):      # some lower-cased field name repeats
+        counts: dict[str, int] = {}
+        for name in names:
+            lname = name.lower()
+            counts[lname] = counts.get(lname, 0) + 1
+        duplicates = tuple((n, c) for n, c in counts.items() if c > 1 and n != FILE_FIELD)
+    return _new_upload_form(multipart, tuple(fields), tuple(file_parts), tuple(names),
+                            tuple(names[first_file:]) if first_file >= 0 else (), duplicates,
+                            by_name)
 
 
 def parse_form(content_type: str | None, body: bytes, *, content_length: int | None = None,
-               body_complete: bool = True) -> UploadForm:
+               body_complete: bool = True, trust_tail: bool = False) -> UploadForm:
+    """parse_multipart + build_form. trust_tail=True (only for a body COS already accepted): the
+    `file` part is taken to run to the closing delimiter unscanned, and fields after it are not
+    seen (see parse_multipart)."""
     return build_form(parse_multipart(content_type, body, content_length=content_length,
-                                      body_complete=body_complete), body)
+                                      body_complete=body_complete, trust_tail=trust_tail), body)

@@ -6,16 +6,21 @@ wire order, where each one starts, and the first byte where the body stops being
 
 How it stays fast: file bytes are never copied. Every delimiter is located with `bytes.find`, so a
 large file part costs one C-speed scan, and every byte is scanned a bounded number of times (part
-headers are capped at MAX_HEADER_BLOCK, parts at MAX_PARTS), so hostile input stays linear.
+headers are capped at MAX_HEADER_BLOCK, parts at MAX_PARTS), so hostile input stays linear. The
+header shapes browsers send are parsed by one regex match each (a small field together with its
+value); anything else takes the general path, which gives the same result for those shapes.
 
 Offsets are positions in the body; part numbers in `detail` texts are `Part.index` values (0-based).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import NoReturn
+from collections.abc import Callable
+from dataclasses import dataclass, fields, make_dataclass
+from typing import NoReturn, TypeVar
 from urllib.parse import unquote_to_bytes
+
+_T = TypeVar("_T")
 
 MAX_HEADER_BLOCK = 16 * 1024      # bytes of headers per part before 'unterminated-part-headers'
 MAX_PARTS = 10_000                # more parts -> error reason 'too-many-parts' (a cap becomes a finding)
@@ -25,8 +30,28 @@ REASONS = ("not-multipart", "missing-boundary", "boundary-mismatch", "bare-lf",
            "missing-content-disposition", "missing-name", "unterminated-part-headers",
            "truncated", "too-many-parts")
 
+# trust_tail=True: the part (name case-insensitive) taken to run to the closing delimiter, and the
+# last bytes of the body where that delimiter is looked for.
+TRUSTED_TAIL_PART = "file"
+TAIL_WINDOW = 512
+
 _SNIPPET = 40
 _PADDING = re.compile(rb"[ \t]*")
+# The part headers browsers and HTTP libraries send, byte for byte. A header block that matches is
+# parsed by this one regex; anything else (other order or case, escapes, RFC 5987, extra headers,
+# padding) goes through the general parser below, which gives the same result for these shapes.
+_SIMPLE_HEADERS = re.compile(
+    rb'Content-Disposition: (form-data; name="([^"\\\r\n]*)"(?:; filename="([^"\\\r\n]*)")?)'
+    rb'(?:\r\nContent-Type: ([^ \t\r\n](?:[^\r\n]*[^ \t\r\n])?))?\r\n\r\n')
+# The usual field of a small form, with its value when that is short and has no CR (the next CR is
+# then where the value ends, if a delimiter line follows). A value starting with '--' is left to
+# the general path: its CRLF--boundary may overlap the blank line.
+_USUAL_FIELD = re.compile(
+    rb'Content-Disposition: (form-data; name="[^"\\\r\n]*")\r\n\r\n(?!--)[^\r]{0,512}')
+_TAIL_PADDING = re.compile(rb"[ \t]*(?:\r\n)?")  # what may follow the closing delimiter (trust_tail)
+# What browsers and libraries send; the general parser gives the same boundary for it.
+_USUAL_CONTENT_TYPE = re.compile(r"multipart/form-data; boundary=([0-9A-Za-z'()+_,./:=?-]{1,%d})"
+                                 % _MAX_BOUNDARY)
 _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 _RFC5987_CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "iso-8859-1": "latin-1",
                      "latin-1": "latin-1", "latin1": "latin-1", "us-ascii": "ascii"}
@@ -55,6 +80,23 @@ class Part:
         return None
 
 
+def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor for the frozen, slotted dataclass `cls`, three times cheaper than `cls(...)`.
+
+    A frozen dataclass's __init__ sets every field through object.__setattr__, which costs more
+    than all the parsing of a small part. This builds a mutable twin with the same slots in the
+    same order (plain slot stores), then switches the instance's __class__ to `cls`: the result
+    is indistinguishable from `cls(...)` (type, fields, equality, hash, frozenness). Python refuses
+    the __class__ switch if the layouts ever differ, so this cannot go wrong silently.
+    """
+    def __post_init__(self: object) -> None:
+        self.__class__ = cls
+
+    return make_dataclass(f"_{cls.__name__}Draft", [(f.name, f.type) for f in fields(cls)],
+                          namespace={"__post_init__": __post_init__},
+                          slots=True, eq=False, repr=False, match_args=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Malformation:
     reason: str                   # one of REASONS
@@ -71,6 +113,10 @@ class MultipartForm:
 
     def value(self, body: bytes, part: Part) -> bytes:
         return body[part.data_start:part.data_end]
+
+
+_new_part = _fast_constructor(Part)
+_new_form = _fast_constructor(MultipartForm)
 
 
 # --- parameters (Content-Type, Content-Disposition) -------------------------------------------
@@ -157,6 +203,9 @@ def parse_boundary(content_type: str | None) -> tuple[str | None, Malformation |
     """The boundary of a multipart/form-data Content-Type value, or the reason there is none."""
     if content_type is None or not content_type.strip():
         return None, Malformation("not-multipart", 0, "the request has no Content-Type")
+    usual = _USUAL_CONTENT_TYPE.fullmatch(content_type)
+    if usual is not None:
+        return usual[1], None
     media, _, rest = content_type.partition(";")
     media = media.strip()
     if media.lower() != "multipart/form-data":
@@ -177,27 +226,37 @@ def parse_boundary(content_type: str | None) -> tuple[str | None, Malformation |
 # --- the body ------------------------------------------------------------------------------
 
 def parse_multipart(content_type: str | None, body: bytes, *, content_length: int | None = None,
-                    body_complete: bool = True) -> MultipartForm:
+                    body_complete: bool = True, trust_tail: bool = False) -> MultipartForm:
     """Parse in one pass.
 
     content_length: the declared Content-Length; fewer body bytes -> 'truncated' at len(body).
     body_complete=False: `body` is only the first bytes of a streamed upload, so running out of
     bytes is not an error; a part cut by the end of the buffer ends at len(body).
+    trust_tail=True: for a body the server already accepted, where scanning a large file again is
+    wasted work. When the body is complete and ends with the closing delimiter (within the last
+    TAIL_WINDOW bytes, followed by nothing but transport padding and a CRLF), the first part named
+    TRUSTED_TAIL_PART (case-insensitive) is taken to run up to it: its bytes are not scanned and
+    parsing stops there, complete. So parts after it are not seen, and a full delimiter inside
+    its data (which a normal parse treats as the end of the part) is data. Without that closing
+    delimiter the body is scanned as usual.
     """
     boundary, problem = parse_boundary(content_type)
     if boundary is None:
         return MultipartForm(None, (), problem, False)
-    scan = _Scanner(boundary, body, body_complete)
-    error, out_of_bytes = scan.run()
     n = len(body)
     short = body_complete and content_length is not None and n < content_length
+    scan = _Scanner(boundary, body, body_complete, trust_tail and body_complete and not short)
+    error, out_of_bytes = scan.run()
     if short and (error is None or out_of_bytes):
         error = Malformation("truncated", n, f"the body has {n} bytes but Content-Length says "
                                              f"{content_length}")
-    return MultipartForm(boundary, tuple(scan.parts), error, scan.closed)
+    return _new_form(boundary, tuple(scan.parts), error, scan.closed)
 
 
 _CLOSE, _NEXT, _BARE_LF, _JUNK, _EOF = range(5)
+_CONTENT_DISPOSITION, _CONTENT_TYPE = "Content-Disposition", "Content-Type"
+_NAME_AT = len('form-data; name="')
+_USUAL_FIXED = len(b"Content-Disposition: \r\n\r\n")
 
 
 class _Stop(Exception):
@@ -213,15 +272,18 @@ class _Stop(Exception):
 class _Scanner:
     """One pass over the body; `run` returns (first malformation, caused-by-running-out-of-bytes)."""
 
-    __slots__ = ("body", "n", "boundary", "delim", "crlf_delim", "body_complete", "parts", "closed")
+    __slots__ = ("body", "n", "boundary", "delim", "crlf_delim", "body_complete", "trust_tail",
+                 "parts", "closed")
 
-    def __init__(self, boundary: str, body: bytes, body_complete: bool) -> None:
+    def __init__(self, boundary: str, body: bytes, body_complete: bool,
+                 trust_tail: bool = False) -> None:
         self.body = body
         self.n = len(body)
         self.boundary = boundary
         self.delim = b"--" + _encode(boundary)
         self.crlf_delim = b"\r\n" + self.delim
         self.body_complete = body_complete
+        self.trust_tail = trust_tail
         self.parts: list[Part] = []
         self.closed = False
 
@@ -276,13 +338,39 @@ class _Scanner:
         if self.n == 0:
             self.out_of_bytes("the body is empty")
         kind, at, delim_at = self.first_delimiter()
+        body, crlf_delim, parts, trust = self.body, self.crlf_delim, self.parts, self.trust_tail
+        usual_line = crlf_delim + b"\r\n"       # CRLF--boundary CRLF: the next part follows
+        step = len(usual_line)
+        match, startswith, append = _USUAL_FIELD.match, body.startswith, parts.append
+        cap = MAX_HEADER_BLOCK + 4
         while kind != _CLOSE:
             if kind == _EOF:
                 self.out_of_bytes("the body ends inside a delimiter line")
             if kind == _BARE_LF:
                 raise _Stop(Malformation("bare-lf", at, f"the delimiter line at offset {delim_at} "
                                                         "ends with a bare LF instead of CRLF"))
-            index = len(self.parts)
+            # Fast lane for usual fields (see _USUAL_FIELD), each followed by the usual delimiter
+            # line; anything else goes through `part`, from the same offset.
+            index = len(parts)
+            while index < MAX_PARTS:
+                usual = match(body, at)
+                if usual is None:
+                    break
+                end = usual.end()
+                raw = usual[1]
+                data_start = at + len(raw) + _USUAL_FIXED      # header block + CRLFCRLF
+                if not startswith(usual_line, end) or data_start - at > cap:
+                    break
+                try:
+                    disposition = raw.decode()
+                except UnicodeDecodeError:
+                    break
+                name = disposition[_NAME_AT:-1]          # form-data; name="<name>"
+                if trust and name.lower() == TRUSTED_TAIL_PART:
+                    break
+                append(_new_part(index, name, None, ((_CONTENT_DISPOSITION, disposition),), None, at,
+                                 data_start, end))
+                at, index = end + step, index + 1
             if index >= MAX_PARTS:
                 raise _Stop(Malformation("too-many-parts", at,
                                          f"the form has more than {MAX_PARTS} parts"))
@@ -307,25 +395,38 @@ class _Scanner:
         body, n, crlf_delim = self.body, self.n, self.crlf_delim
         if start >= n:
             self.out_of_bytes("the body ends right after a delimiter line")
-        block_end, parsed = self.headers(index, start)
-        name, filename, content_type = _describe(index, start, parsed)
+        simple = _SIMPLE_HEADERS.match(body, start)
+        if simple is not None and (described := _simple_headers(simple, start)) is not None:
+            name, filename, parsed, content_type = described
+            block_end = simple.end() - 4
+        else:
+            block_end, parsed = self.headers(index, start)
+            name, filename, content_type = _describe(index, start, parsed)
+        data_start = block_end + 4
+        if self.trust_tail and name.lower() == TRUSTED_TAIL_PART:
+            close = self.tail_close(block_end + 2)
+            if close >= 0:
+                self.add_part(index, name, filename, parsed, content_type, start,
+                              min(data_start, close), close)
+                return _CLOSE, close + len(crlf_delim), close + 2
         # The value ends at the next CRLF--boundary that is followed by '--' or padding+CRLF.
-        search, near = block_end + 2, -1
+        search, near, skip = block_end + 2, -1, len(crlf_delim)
         while True:
             m = body.find(crlf_delim, search)
             if m < 0:
                 kind = _EOF
                 break
-            kind, at = self.after_delimiter(m + len(crlf_delim))
+            if body.startswith(b"\r\n", m + skip):   # the usual delimiter line: no padding
+                kind, at = _NEXT, m + skip + 2
+                break
+            kind, at = self.after_delimiter(m + skip)
             if kind != _JUNK:
                 break
             near = at
             search = m + 1
-        data_start = min(block_end + 4, n)
         data_end = n if kind == _EOF else m
-        data_start = min(data_start, data_end)
-        self.parts.append(Part(index, name, filename, parsed, content_type, start, data_start,
-                               data_end))
+        self.add_part(index, name, filename, parsed, content_type, start,
+                      min(data_start, n, data_end), data_end)
         if kind != _EOF:
             return kind, at, m + 2
         if self.body_complete and near >= 0 and body.find(b"\n", near, n - 1) < 0:
@@ -335,6 +436,21 @@ class _Scanner:
                 f"part {index}: the boundary at offset {near - len(self.delim)} is followed by "
                 f"{_peek(body, near)!r}, and no valid delimiter ends the part"), True)
         self.out_of_bytes(f"part {index} has no closing delimiter")
+
+    def add_part(self, index: int, name: str, filename: str | None,
+                 headers: tuple[tuple[str, str], ...], content_type: str | None, start: int,
+                 data_start: int, data_end: int) -> None:
+        self.parts.append(_new_part(index, name, filename, headers, content_type, start, data_start,
+                                    data_end))
+
+    def tail_close(self, lowest: int) -> int:
+        """trust_tail: the offset of the CRLF--boundary-- that ends the body, or -1."""
+        body, n = self.body, self.n
+        close = self.crlf_delim + b"--"
+        at = body.rfind(close, max(lowest, n - TAIL_WINDOW))
+        if at < 0 or _TAIL_PADDING.fullmatch(body, at + len(close)) is None:
+            return -1
+        return at
 
     def headers(self, index: int, start: int) -> tuple[int, tuple[tuple[str, str], ...]]:
         """(offset of the CRLFCRLF that ends the header block, the parsed header lines)."""
@@ -387,6 +503,25 @@ def _header_lines(block: bytes) -> tuple[tuple[str, str], ...]:
         if colon and raw_name:
             out.append((_decode(raw_name), _decode(raw_value.strip(b" \t"))))
     return tuple(out)
+
+
+def _simple_headers(match: re.Match[bytes], start: int
+                    ) -> tuple[str, str | None, tuple[tuple[str, str], ...], str | None] | None:
+    """(name, filename, header lines, content type) of a _SIMPLE_HEADERS match; None when it is
+    not UTF-8 or longer than MAX_HEADER_BLOCK (the general parser then decides)."""
+    if match.end() - start > MAX_HEADER_BLOCK + 4:
+        return None
+    raw_disposition, raw_name, raw_filename, raw_type = match.groups()
+    try:
+        disposition = raw_disposition.decode()
+        filename = None if raw_filename is None else raw_filename.decode()
+        if raw_type is None:
+            return raw_name.decode(), filename, ((_CONTENT_DISPOSITION, disposition),), None
+        content_type = raw_type.decode()
+        return (raw_name.decode(), filename,
+                ((_CONTENT_DISPOSITION, disposition), (_CONTENT_TYPE, content_type)), content_type)
+    except UnicodeDecodeError:
+        return None
 
 
 def _describe(index: int, start: int, headers: tuple[tuple[str, str], ...]

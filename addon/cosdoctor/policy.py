@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, make_dataclass
+from json.encoder import encode_basestring
+from typing import TypeVar
 from urllib.parse import unquote, unquote_plus
 
 from cosdoctor.isotime import parse_iso8601, why_not_iso8601
@@ -71,10 +73,35 @@ class Policy:
         return None
 
 
+_T = TypeVar("_T")
+
+
+def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor for the frozen, slotted dataclass `cls`, three times cheaper than `cls(...)`.
+
+    A frozen dataclass's __init__ sets every field through object.__setattr__. This builds a
+    mutable twin with the same slots in the same order (plain slot stores), then switches the
+    instance's __class__ to `cls`: the result is indistinguishable from `cls(...)`. Python refuses
+    the switch if the layouts ever differ, so this cannot go wrong silently.
+    """
+    def __post_init__(self: object) -> None:
+        self.__class__ = cls
+
+    return make_dataclass(f"_{cls.__name__}Draft", [(f.name, f.type) for f in fields(cls)],
+                          namespace={"__post_init__": __post_init__},
+                          slots=True, eq=False, repr=False, match_args=False)
+
+
+_new_condition = _fast_constructor(Condition)
+
+
 # --- decoding -------------------------------------------------------------------------------------
 
 _ASCII_WS = " \t\r\n\f\v"
+_ASCII_WS_CHAR = re.compile(r"[ \t\r\n\f\v]")
 _B64_BODY = re.compile(r"[A-Za-z0-9+/]*", re.ASCII)
+# With a length that is a multiple of 4: strict standard base64 with exact padding, the usual policy.
+_PADDED_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*", re.ASCII)
 
 
@@ -82,13 +109,15 @@ def _decode_base64(text: str) -> tuple[bytes | None, str | None]:
     """(bytes, problem detail). Bytes are still returned for lenient repairs (URL-safe, padding, line
     breaks) so the rest of the policy can be diagnosed; None when nothing sensible can be decoded."""
     s = text.strip(_ASCII_WS)
+    if len(s) % 4 == 0 and _PADDED_B64.fullmatch(s):
+        return binascii.a2b_base64(s), None
     if not s.isascii():
         bad = next(i for i, ch in enumerate(s) if not ch.isascii())
         return None, f"The base64 text contains a non-ASCII character at offset {bad}."
     notes: list[str] = []
-    if any(ch in _ASCII_WS for ch in s):
+    if _ASCII_WS_CHAR.search(s):
         notes.append("it has whitespace or line breaks inside the base64 text")
-        s = "".join(ch for ch in s if ch not in _ASCII_WS)
+        s = _ASCII_WS_CHAR.sub("", s)
     if "-" in s or "_" in s:
         notes.append("it uses the URL-safe alphabet ('-' and '_'); COS expects standard base64 ('+' and '/')")
         s = s.replace("-", "+").replace("_", "/")
@@ -129,8 +158,29 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey
+    return obj
+
+
+# json.loads builds a new decoder on every call with hooks; this one is built once. Its hook only
+# counts keys: a duplicate (rare) sends the text to the full parse, which says where it is.
+_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates,
+                                 parse_constant=_reject_constant)
+
+
 def _parse_json(text: str) -> tuple[object, list[PolicyProblem], PolicyProblem | None]:
     """(value, duplicate-key problems, json problem)."""
+    try:
+        return _FAST_DECODER.decode(text), [], None
+    except (_DuplicateKey, ValueError, RecursionError):
+        pass                                  # the full parse below finds and describes it
     duplicates: dict[int, tuple[dict, list[str]]] = {}
 
     def pairs_hook(pairs: list[tuple[str, object]]) -> dict:
@@ -179,7 +229,13 @@ def _parse_json(text: str) -> tuple[object, list[PolicyProblem], PolicyProblem |
 
 
 def _condition_text(raw: object) -> str:
+    """json.dumps(raw, ensure_ascii=False, separators=(", ", ": ")), cheaply for arrays of strings
+    and integers (the usual conditions besides {"name": "value"}, which _parse_condition writes)."""
     try:
+        if type(raw) is list and all(type(item) is str or type(item) is int for item in raw):
+            items = ", ".join([encode_basestring(item) if type(item) is str else int.__repr__(item)
+                               for item in raw])
+            return f"[{items}]"
         return json.dumps(raw, ensure_ascii=False, separators=(", ", ": "))
     except (RecursionError, ValueError, TypeError):
         return "<unprintable condition>"
@@ -190,10 +246,15 @@ def _is_count(v: object) -> bool:
 
 
 def _invalid(index: int, text: str, problem: str) -> Condition:
-    return Condition(index, text, "invalid", None, None, None, False, problem)
+    return _new_condition(index, text, "invalid", None, None, None, False, problem)
 
 
 def _parse_condition(index: int, raw: object) -> Condition:
+    if type(raw) is dict and len(raw) == 1:       # the usual {"field": "value"}, text made here
+        ((name, value),) = raw.items()
+        if type(value) is str:
+            text = f"{{{encode_basestring(name)}: {encode_basestring(value)}}}"
+            return _new_condition(index, text, "eq", name, value, None, True, None)
     text = _condition_text(raw)
     if isinstance(raw, dict):
         if len(raw) != 1:
@@ -201,7 +262,7 @@ def _parse_condition(index: int, raw: object) -> Condition:
         ((name, value),) = raw.items()
         if not isinstance(value, str):
             return _invalid(index, text, f"the value for {name!r} must be a string")
-        return Condition(index, text, "eq", name, value, None, True, None)
+        return _new_condition(index, text, "eq", name, value, None, True, None)
     if isinstance(raw, list):
         if not raw:
             return _invalid(index, text, "array condition is empty")
@@ -212,7 +273,8 @@ def _parse_condition(index: int, raw: object) -> Condition:
         if op_l == "content-length-range":
             if len(raw) != 3 or not (_is_count(raw[1]) and _is_count(raw[2])):
                 return _invalid(index, text, "content-length-range needs two non-negative integers")
-            return Condition(index, text, "content-length-range", None, None, (raw[1], raw[2]), False, None)
+            return _new_condition(index, text, "content-length-range", None, None, (raw[1], raw[2]), False,
+                                  None)
         if op_l not in ("eq", "starts-with"):
             return _invalid(index, text, f"unknown operator {op!r}")
         if len(raw) != 3:
@@ -226,7 +288,7 @@ def _parse_condition(index: int, raw: object) -> Condition:
         field = name[1:] if dollar else name
         if not field:
             return _invalid(index, text, "the field name is empty")
-        return Condition(index, text, op_l, field, value, None, dollar, None)
+        return _new_condition(index, text, op_l, field, value, None, dollar, None)
     return _invalid(index, text, "a condition must be an object or an array")
 
 
@@ -328,6 +390,9 @@ class ConditionResult:
     why: str  # one short sentence
 
 
+_new_result = _fast_constructor(ConditionResult)
+
+
 def _short(value: str, limit: int = 60) -> str:
     if len(value) > limit:
         value = value[: limit - 1] + "…"
@@ -369,13 +434,13 @@ def _near_miss(op: str, field: str, expected: str, actual: str) -> str:
 def _evaluate_one(cond: Condition, fields: Mapping[str, str], bucket: str | None,
                   file_size: int | None) -> ConditionResult:
     if cond.op == "invalid":
-        return ConditionResult(cond, False, "", None, None, cond.problem or "invalid condition")
+        return _new_result(cond, False, "", None, None, cond.problem or "invalid condition")
 
     if cond.op == "content-length-range":
         lo, hi = cond.range or (0, 0)
         expected = f"{lo}..{hi}"
         if file_size is None:
-            return ConditionResult(cond, True, "content-length-range", expected, None, "file size unknown")
+            return _new_result(cond, True, "content-length-range", expected, None, "file size unknown")
         if lo > hi:
             why, ok = f"no size fits: the minimum {lo} is above the maximum {hi}", False
         elif file_size > hi:
@@ -384,7 +449,7 @@ def _evaluate_one(cond: Condition, fields: Mapping[str, str], bucket: str | None
             why, ok = f"the file is {file_size} bytes, below the minimum {lo}", False
         else:
             why, ok = f"the file is {file_size} bytes, within {expected}", True
-        return ConditionResult(cond, ok, "content-length-range", expected, file_size, why)
+        return _new_result(cond, ok, "content-length-range", expected, file_size, why)
 
     written = cond.field or ""
     name = written.lower()
@@ -393,7 +458,7 @@ def _evaluate_one(cond: Condition, fields: Mapping[str, str], bucket: str | None
     if name == "bucket":
         actual: str | None = bucket
         if actual is None:
-            return ConditionResult(cond, True, name, expected, None, "the request's bucket is unknown, not checked")
+            return _new_result(cond, True, name, expected, None, "the request's bucket is unknown, not checked")
     elif name == "q-sign-time":
         actual = fields.get("q-key-time")
         if "q-sign-time" in fields:
@@ -424,7 +489,7 @@ def _evaluate_one(cond: Condition, fields: Mapping[str, str], bucket: str | None
         why = _near_miss(cond.op, name, expected, actual)
     if notes:
         why = f"{why} ({'; '.join(notes)})"
-    return ConditionResult(cond, ok, name, expected, actual, why)
+    return _new_result(cond, ok, name, expected, actual, why)
 
 
 def evaluate_conditions(policy: Policy, fields: Mapping[str, str], *, bucket: str | None,

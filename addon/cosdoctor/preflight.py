@@ -65,6 +65,7 @@ class UploadRequest:
     body_size: int | None = None           # the full body size when known (streamed uploads)
     endpoint: CosEndpoint | None = None
     http_version: str = "HTTP/1.1"
+    trust_tail: bool = False               # COS accepted it: the file runs to the closing delimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ def _check_transport_and_body(analysis: Analysis) -> bool:
         return False
     content_length = _int_or_none(headers.get("content-length")) if request.body_complete else None
     form = parse_form(headers.get("content-type"), request.body, content_length=content_length,
-                      body_complete=request.body_complete)
+                      body_complete=request.body_complete, trust_tail=request.trust_tail)
     analysis.form = form
     if not request.body_complete:
         analysis.findings.append(catalogue.finding(

@@ -42,7 +42,9 @@ class ReportWriter:
 def record(*, time: str, flow_id: str, client: str | None, method: str, url: str, host: str | None,
            bucket: str | None, region: str | None, key: str | None, status: int | None,
            error: Mapping | None, findings: list[dict], action: str) -> dict:
-    """The contract's report record, keys in the documented order, UTF-8-safe."""
-    return plain({"time": time, "flow_id": flow_id, "client": client, "method": method, "url": url,
-            "host": host, "bucket": bucket, "region": region, "key": key, "status": status,
-            "error": dict(error) if error else None, "findings": findings, "action": action})
+    """The contract's report record, keys in the documented order, every string UTF-8-safe
+    (request-derived strings may carry surrogate-escaped bytes)."""
+    return {"time": time, "flow_id": flow_id, "client": client, "method": method, "url": plain(url),
+            "host": plain(host), "bucket": plain(bucket), "region": plain(region), "key": plain(key),
+            "status": status, "error": plain(dict(error)) if error else None, "findings": plain(findings),
+            "action": action}

@@ -5,6 +5,7 @@ Every malformation case states its reason and the exact byte offset, found in th
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -13,11 +14,14 @@ import requests
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from cosdoctor import multipart
+from cosdoctor.form import parse_form
 from cosdoctor.multipart import (
     MAX_HEADER_BLOCK,
     MAX_PARTS,
     REASONS,
     MultipartForm,
+    Part,
     parse_boundary,
     parse_multipart,
 )
@@ -738,3 +742,224 @@ def test_property_any_content_type_and_body(content_type: str, body: bytes) -> N
     check_invariants(form, body, True)
     boundary, problem = parse_boundary(content_type)
     assert (boundary is None) != (problem is None)
+
+
+# --- fast paths: the same result as the general parser ---------------------------------------------
+
+_NEVER = re.compile(rb"(?!)")
+
+
+def general_only(content_type: str | None, body: bytes, **kwargs: object) -> MultipartForm:
+    """parse_multipart with the fast paths switched off: only the general parser runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(multipart, "_USUAL_FIELD", _NEVER)
+        patch.setattr(multipart, "_SIMPLE_HEADERS", _NEVER)
+        patch.setattr(multipart, "_USUAL_CONTENT_TYPE", re.compile(r"(?!)"))
+        return parse_multipart(content_type, body, **kwargs)  # type: ignore[arg-type]
+
+
+def test_usual_parts_never_reach_the_general_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> None:
+        raise AssertionError("the general parser ran")
+
+    monkeypatch.setattr(multipart, "_parse_params", fail)
+    monkeypatch.setattr(multipart, "_header_lines", fail)
+    body = build(default_parts(b"jpeg bytes\r\n--not a delimiter"))
+    form = parse_multipart(CT, body)
+    assert form.error is None and form.complete and len(form.parts) == len(FIELDS) + 1
+
+
+V512 = b"v" * 512
+FAST_PATH_CASES = {
+    # part bytes (headers, CRLFCRLF, value) of one part between two usual fields
+    "usual field": field_part("a", b"value"),
+    "empty name": field_part("", b"v"),
+    "empty value": field_part("a", b""),
+    "value starting with --": field_part("a", b"--x"),
+    "value that is the boundary": field_part("a", DELIM),
+    "value with CRLF": field_part("a", b"line1\r\nline2"),
+    "value with a bare CR": field_part("a", b"a\rb"),
+    "value with LF": field_part("a", b"a\nb"),
+    "value of 512 bytes": field_part("a", V512),
+    "value of 513 bytes": field_part("a", V512 + b"v"),
+    "value with a delimiter look-alike": field_part("a", CRLF_DELIM + b"X"),
+    "non-ASCII name": field_part("名字", b"v"),
+    "name not UTF-8": b'Content-Disposition: form-data; name="\xff\xfe"\r\n\r\nv',
+    "name with backslash": b'Content-Disposition: form-data; name="a\\\\b"\r\n\r\nv',
+    "name with escaped quote": b'Content-Disposition: form-data; name="a\\"b"\r\n\r\nv',
+    "name with semicolon": field_part("a;b=c", b"v"),
+    "unquoted name": b"Content-Disposition: form-data; name=a\r\n\r\nv",
+    "Name= upper case": b'Content-Disposition: form-data; Name="a"\r\n\r\nv',
+    "lower-case header": b'content-disposition: form-data; name="a"\r\n\r\nv',
+    "no space after colon": b'Content-Disposition:form-data; name="a"\r\n\r\nv',
+    "trailing space": b'Content-Disposition: form-data; name="a" \r\n\r\nv',
+    "extra header": b'Content-Disposition: form-data; name="a"\r\nX-Extra: 1\r\n\r\nv',
+    "file part": FILE_HEADERS + b"\r\n\r\n" + FILE_DATA,
+    "file with empty filename": b'Content-Disposition: form-data; name="file"; filename=""\r\n\r\nv',
+    "filename not UTF-8": b'Content-Disposition: form-data; name="file"; filename="\xff.jpg"\r\n\r\nv',
+    "filename with a Windows path": b'Content-Disposition: form-data; name="file"; filename="C:\\x\\y.jpg"'
+                                    b"\r\n\r\nv",
+    "filename*": b"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%E6%96%87.txt\r\n\r\nv",
+    "content type with padding": b'Content-Disposition: form-data; name="file"; filename="a"\r\n'
+                                 b"Content-Type:  text/plain \t\r\n\r\nv",
+    "empty content type": b'Content-Disposition: form-data; name="file"; filename="a"\r\nContent-Type: \r\n\r\nv',
+    "content type not UTF-8": b'Content-Disposition: form-data; name="file"; filename="a"\r\n'
+                              b"Content-Type: a\xffb\r\n\r\nv",
+    "content type first": b'Content-Type: text/plain\r\nContent-Disposition: form-data; name="a"\r\n\r\nv',
+    "name over the header limit": field_part("n" * MAX_HEADER_BLOCK, b"v"),
+    "missing name": b"Content-Disposition: form-data\r\n\r\nv",
+    "bare LF in headers": b'Content-Disposition: form-data; name="a"\nX: 1\r\n\r\nv',
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_CASES))
+@pytest.mark.parametrize("trust_tail", [False, True])
+def test_fast_paths_agree_with_the_general_parser(name: str, trust_tail: bool) -> None:
+    body = build([field_part("before", b"1"), FAST_PATH_CASES[name], field_part("after", b"2")])
+    for cut in (len(body), len(body) - 3, len(body) // 2):
+        for complete in (True, False):
+            got = parse_multipart(CT, body[:cut], body_complete=complete, trust_tail=trust_tail)
+            assert got == general_only(CT, body[:cut], body_complete=complete, trust_tail=trust_tail)
+
+
+@pytest.mark.parametrize("content_type", [
+    CT, f"multipart/form-data; boundary={B}x", 'multipart/form-data; boundary="a b"',
+    "multipart/form-data; boundary=" + "b" * 70, "multipart/form-data; boundary=" + "b" * 71,
+    "multipart/form-data; boundary=a;b", "multipart/form-data; boundary=a=b", "multipart/form-data;boundary=a",
+    "Multipart/Form-Data; boundary=a", "multipart/form-data; boundary=", "text/plain; boundary=a",
+])
+def test_usual_content_type_agrees_with_the_general_parser(content_type: str) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(multipart, "_USUAL_CONTENT_TYPE", re.compile(r"(?!)"))
+        general = parse_boundary(content_type)
+    assert parse_boundary(content_type) == general
+
+
+shapes = st.sampled_from([
+    b'Content-Disposition: form-data; name="%s"',
+    b'Content-Disposition: form-data; name="%s"; filename="f.jpg"\r\nContent-Type: image/jpeg',
+    b'Content-Disposition: form-data; name="%s"; filename="%s"',
+    b'content-disposition: form-data; name="%s"',
+])
+usual_names = st.sampled_from(["key", "file", "File", "policy", "", "x-cos-meta-é", 'q"', "a\\b"])
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(shapes, usual_names, values), max_size=8), st.sampled_from([b"", b"\r\n", b"x"]),
+       st.integers(0, 1 << 16), st.booleans(), st.booleans())
+def test_property_fast_paths_agree_with_the_general_parser(
+        parts: list[tuple[bytes, str, bytes]], epilogue: bytes, cut: int, complete: bool,
+        trust_tail: bool) -> None:
+    blocks = [shape.replace(b"%s", name.encode()) + b"\r\n\r\n" + value for shape, name, value in parts]
+    body = build(blocks, boundary=P_DELIM, epilogue=epilogue)
+    body = body[:cut] if cut < len(body) else body
+    got = parse_multipart(P_CT, body, body_complete=complete, trust_tail=trust_tail)
+    assert got == general_only(P_CT, body, body_complete=complete, trust_tail=trust_tail)
+
+
+def test_parts_are_genuine_frozen_parts() -> None:
+    form = parse_multipart(CT, DEFAULT)
+    part = form.parts[0]
+    assert type(part) is Part and type(form) is MultipartForm
+    assert part == Part(part.index, part.name, part.filename, part.headers, part.content_type, part.start,
+                        part.data_start, part.data_end)
+    assert hash(part) == hash(dataclasses.replace(part))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        part.name = "other"  # type: ignore[misc]
+
+
+# --- trust_tail: the file part runs to the closing delimiter, unscanned --------------------------
+
+def file_last(fields: list[tuple[str, bytes]], data: bytes, *, file_name: str = "file",
+              epilogue: bytes = b"\r\n", boundary: bytes = DELIM) -> bytes:
+    headers = FILE_HEADERS.replace(b'name="file"', f'name="{file_name}"'.encode())
+    return build([field_part(n, v) for n, v in fields] + [headers + b"\r\n\r\n" + data],
+                 boundary=boundary, epilogue=epilogue)
+
+
+@pytest.mark.parametrize("epilogue", [b"", b"\r\n", b" \t\r\n", b"  "])
+@pytest.mark.parametrize("file_name", ["file", "File", "FILE"])
+def test_trust_tail_gives_the_same_form_on_a_valid_body(epilogue: bytes, file_name: str) -> None:
+    body = file_last(FIELDS, FILE_DATA, file_name=file_name, epilogue=epilogue)
+    trusted = parse_multipart(CT, body, content_length=len(body), trust_tail=True)
+    assert trusted == parse_multipart(CT, body, content_length=len(body))
+    assert trusted.error is None and trusted.complete
+    assert trusted.value(body, trusted.parts[-1]) == FILE_DATA
+
+
+def test_trust_tail_with_an_empty_file() -> None:
+    body = file_last(FIELDS, b"")
+    trusted = parse_multipart(CT, body, trust_tail=True)
+    assert trusted == parse_multipart(CT, body)
+    assert trusted.parts[-1].size == 0
+
+
+def test_trust_tail_does_not_scan_the_file() -> None:
+    # A full delimiter inside the file data: a normal parse ends the file there and then fails
+    # on the bytes after it; trust_tail never looks, so the file runs to the closing delimiter.
+    data = b"jpeg" + CRLF_DELIM + b"\r\nnot a header block\r\n\r\nmore jpeg"
+    body = file_last(FIELDS, data)
+    normal = parse_multipart(CT, body)
+    assert normal.error is not None and normal.error.reason == "missing-content-disposition"
+    assert normal.value(body, normal.parts[len(FIELDS)]) == b"jpeg"
+    trusted = parse_multipart(CT, body, trust_tail=True)
+    assert trusted.error is None and trusted.complete
+    assert trusted.parts[:-1] == normal.parts[:-1]
+    assert trusted.value(body, trusted.parts[-1]) == data
+
+
+def test_trust_tail_does_not_see_parts_after_the_file() -> None:
+    body = build(default_parts() + [field_part("after", b"x")])
+    normal = parse_multipart(CT, body)
+    assert [p.name for p in normal.parts][-2:] == ["file", "after"]
+    trusted = parse_multipart(CT, body, trust_tail=True)
+    assert trusted.error is None and trusted.complete
+    assert [p.name for p in trusted.parts] == [n for n, _ in FIELDS] + ["file"]
+    assert trusted.value(body, trusted.parts[-1]).endswith(b'name="after"\r\n\r\nx')
+
+
+TAIL_FALLBACKS = {
+    "epilogue text": dict(body=file_last(FIELDS, FILE_DATA, epilogue=b"\r\nepilogue")),
+    "epilogue of many CRLFs": dict(body=file_last(FIELDS, FILE_DATA, epilogue=b"\r\n\r\n")),
+    "padding past the window": dict(body=file_last(FIELDS, FILE_DATA, epilogue=b" " * 600)),
+    "no closing delimiter": dict(body=file_last(FIELDS, FILE_DATA)[:-len(DELIM) - 4]),
+    "mangled closing delimiter": dict(body=file_last(FIELDS, FILE_DATA)[:-4] + b"-X\r\n"),
+    "cut inside the file": dict(body=file_last(FIELDS, FILE_DATA)[:-60]),
+    "short of Content-Length": dict(body=file_last(FIELDS, FILE_DATA), content_length=10**6),
+    "streamed prefix": dict(body=file_last(FIELDS, FILE_DATA), body_complete=False),
+    "other boundary at the end": dict(body=file_last(FIELDS, FILE_DATA)[:-len(DELIM) - 4] + b"--other--\r\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAIL_FALLBACKS))
+def test_trust_tail_falls_back_to_a_scan(name: str) -> None:
+    case = dict(TAIL_FALLBACKS[name])
+    body = case.pop("body")
+    assert parse_multipart(CT, body, trust_tail=True, **case) == parse_multipart(CT, body, **case)
+
+
+def test_parse_form_passes_trust_tail_through() -> None:
+    body = build(default_parts() + [field_part("after", b"x")])
+    assert parse_form(CT, body).after_file == ("after",)
+    trusted = parse_form(CT, body, trust_tail=True)
+    assert trusted.after_file == () and trusted.file is not None
+    assert trusted.get("key") == "uploads/${filename}"
+
+
+values_without_delimiters = values.filter(is_data)
+field_names = names.filter(lambda n: n.lower() != "file")   # the first `file` part is the trusted one
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.lists(st.tuples(field_names, values_without_delimiters), max_size=8),
+       values_without_delimiters, st.sampled_from(["file", "File"]), st.sampled_from([b"", b"\r\n"]))
+def test_property_trust_tail_matches_the_scan_on_valid_forms(
+        fields: list[tuple[str, bytes]], data: bytes, file_name: str, epilogue: bytes) -> None:
+    parts = [b"Content-Disposition: form-data; name=" + quoted(n) + b"\r\n\r\n" + v for n, v in fields]
+    disposition = f'Content-Disposition: form-data; name="{file_name}"; filename="f"'.encode()
+    parts.append(disposition + b"\r\n\r\n" + data)
+    body = build(parts, boundary=P_DELIM, epilogue=epilogue)
+    trusted = parse_multipart(P_CT, body, content_length=len(body), trust_tail=True)
+    assert trusted == parse_multipart(P_CT, body, content_length=len(body))
+    assert trusted.error is None and trusted.complete
+    assert trusted.value(body, trusted.parts[-1]) == data

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cosdoctor.policy import Condition, Policy, decode_policy, evaluate_conditions
+from cosdoctor.policy import Condition, ConditionResult, Policy, decode_policy, evaluate_conditions
 
 from vectors import POST_POLICY_B64 as VECTOR_B64, POST_POLICY_TEXT as VECTOR_TEXT
 
@@ -522,3 +523,59 @@ def test_decode_never_raises_on_bytes(data: bytes) -> None:
 @given(json_values)
 def test_decode_never_raises_on_json(value: object) -> None:
     decode_policy(encode(value))
+
+
+# --- the fast paths give what the general code gives ----------------------------------------------
+
+
+@settings(max_examples=300)
+@given(conditions)
+def test_condition_text_is_json_dumps(condition: object) -> None:
+    policy = policy_of(condition)
+    assert len(policy.conditions) == 1
+    assert policy.conditions[0].text == json.dumps(condition, ensure_ascii=False, separators=(", ", ": "))
+
+
+@pytest.mark.parametrize("condition", [
+    {"key": "上传/\u2028\x00\"\\"}, {"key": 1}, {"key": True}, {"a": "1", "b": "2"}, {},
+    ["starts-with", "$key", "上传/"], ["content-length-range", 0, 10**30], ["eq", "$a", 1.5], ["eq", True, None],
+    ["eq", "$a", True], [1, False, "x"], ["content-length-range", -1, 0],
+    [], [[]], "text", 7,
+])
+def test_condition_text_table(condition: object) -> None:
+    assert policy_of(condition).conditions[0].text == json.dumps(condition, ensure_ascii=False,
+                                                                 separators=(", ", ": "))
+
+
+@given(st.binary())
+def test_strict_base64_has_no_problem_and_missing_padding_is_reported(data: bytes) -> None:
+    policy = decode_policy(b64(data))
+    assert policy.raw == data and "base64" not in kinds(policy)
+    unpadded = decode_policy(b64(data).rstrip("="))
+    assert unpadded.raw == data
+    assert ("base64" in kinds(unpadded)) == (len(data) % 3 != 0)
+
+
+@pytest.mark.parametrize("text, where", [
+    ('{"a": 1, "a": 2}', ["a"]),
+    ('{"c": [{"x": [{"y": 1, "y": 1}]}]}', ["c[0].x[0].y"]),
+    ('{"conditions": [{"k": "a"}, {"k": "b", "k": "c"}, {"z": {"q": 1, "q": 2}}]}',
+     ["conditions[1].k", "conditions[2].z.q"]),
+])
+def test_duplicate_keys_are_found_at_any_depth(text: str, where: list[str]) -> None:
+    problems = decode_policy(b64(text)).problems
+    assert [p.where for p in problems if p.kind == "duplicate-key"] == where
+
+
+def test_conditions_and_results_are_genuine_frozen_dataclasses() -> None:
+    policy = decode_policy(VECTOR_B64)
+    cond = policy.conditions[0]
+    assert type(cond) is Condition
+    assert cond == Condition(cond.index, cond.text, cond.op, cond.field, cond.value, cond.range, cond.dollar,
+                             cond.problem)
+    result = evaluate_conditions(policy, VECTOR_FIELDS, bucket=VECTOR_BUCKET, file_size=None)[0]
+    assert type(result) is ConditionResult
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cond.text = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.ok = False  # type: ignore[misc]
