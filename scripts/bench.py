@@ -19,6 +19,7 @@ in its own folder inside the venv (`--install-extras`), because both claim the m
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import gc
 import http.client
@@ -880,6 +881,29 @@ def build_rows(parsers: list[ParserResult], e2e: list[E2EResult], memory: Memory
     return rows
 
 
+def linear_rows(linear: list[LinearResult]) -> list[tuple[str, ...]]:
+    rows = []
+    for r in linear:
+        smallest = min((x for x in linear if x.case == r.case), key=lambda x: x.size)
+        rows.append(("linear", f"{r.case} ({human_bytes(r.size)})", "ns/byte (analyse_request)",
+                     f"{r.ns_per_byte:.2f}", f"{smallest.ns_per_byte:.2f}",
+                     f"{r.ns_per_byte / smallest.ns_per_byte:.2f}" if smallest.ns_per_byte else ""))
+    return rows
+
+
+def linear_targets(linear: list[LinearResult]) -> list[Target]:
+    if not linear:
+        return [Target(None, "linear time on pathological bodies: not measured")]
+    ratios = {}
+    for case in dict.fromkeys(r.case for r in linear):
+        rows = sorted((r for r in linear if r.case == case), key=lambda r: r.size)
+        ratios[case] = rows[-1].ns_per_byte / rows[0].ns_per_byte if rows[0].ns_per_byte else 0.0
+    figures = ", ".join(f"{ratio:.2f} ({case})" for case, ratio in ratios.items())
+    return [Target(all(r <= TARGET_LINEAR_RATIO for r in ratios.values()),
+                   f"linear time on pathological bodies, ns/byte largest/smallest: {figures}; "
+                   f"target <= {TARGET_LINEAR_RATIO}")]
+
+
 def human_bytes(n: int) -> str:
     if n >= MIB:
         return f"{n / MIB:.1f} MiB"
@@ -981,7 +1005,58 @@ def environment() -> dict[str, str]:
             "cpus": str(len(os.sched_getaffinity(0))), "kernel": platform.release(), "load_before": loadavg()}
 
 
-SECTIONS = ("parsers", "e2e", "memory", "hooks")
+SECTIONS = ("parsers", "e2e", "memory", "hooks", "linear")
+TARGET_LINEAR_RATIO = 2.0        # ns/byte at the largest size over ns/byte at the smallest
+
+
+@dataclass
+class LinearResult:
+    case: str
+    size: int
+    ns_per_byte: float
+
+
+def pathological_bodies(size: int) -> dict[str, tuple[bytes, str]]:
+    """Bodies built to make a careless parser quadratic: each about `size` bytes."""
+    boundary = "----cosdoctorPathological"
+    head = f"--{boundary}\r\n".encode()
+    tiny = head + b'Content-Disposition: form-data; name="a"\r\n\r\nx\r\n'
+    fat_headers = head + b'Content-Disposition: form-data; name="a"\r\n' + b"X-Pad: " + b"h" * 1000 + b"\r\n\r\nv\r\n"
+    lookalike = (b"\r\n--" + boundary[:-1].encode() + b"X") * (size // (len(boundary) + 4))
+    spec = cos_form(0, key="uploads/linear")
+    body, _ = spec.encode(boundary)
+    file_at = body.index(b'name="file"')
+    file_start = body.index(b"\r\n\r\n", file_at) + 4
+    depth = max(1, size // 2)
+    nested = ('{"expiration":"2030-01-01T00:00:00Z","conditions":[{"key":"a"}],"x":' + "[" * depth + "]" * depth + "}")
+    policy_form = FormSpec([("key", "uploads/linear"), ("q-sign-algorithm", "sha1"), ("q-ak", cosrig.SECRET_ID),
+                            ("q-key-time", "1;2"), ("q-signature", "0" * 40),
+                            ("policy", base64.b64encode(nested.encode()).decode())])
+    closing = f"--{boundary}--\r\n".encode()
+    return {
+        "tiny parts": (tiny * (size // len(tiny)) + closing, boundary),
+        "1 KiB part headers": (fat_headers * (size // len(fat_headers)) + closing, boundary),
+        "boundary look-alikes in file": (body[:file_start] + lookalike + body[file_start:], boundary),
+        "deeply nested policy JSON": (policy_form.encode(boundary)[0], boundary),
+    }
+
+
+def bench_linear(config: Config) -> list[LinearResult]:
+    """Time per byte of the whole request analysis as pathological bodies grow: it must stay flat."""
+    from cosdoctor.diagnosis import request_for
+    from cosdoctor.hosts import parse_cos_host
+    from cosdoctor.preflight import analyse_request
+    endpoint = parse_cos_host(cosrig.COS_HOST)
+    sizes = [64 * KIB, 256 * KIB, MIB] if config.name == "quick" else [256 * KIB, MIB, 4 * MIB, 16 * MIB]
+    results = []
+    for size in sizes:
+        for case, (body, boundary) in pathological_bodies(size).items():
+            headers = {"content-type": f"multipart/form-data; boundary={boundary}",
+                       "content-length": str(len(body))}
+            request = request_for("POST", cosrig.COS_HOST, "/", headers, body, endpoint)
+            seconds = best_time(lambda: analyse_request(request, None, 1_795_000_000), 0.05, 3, 20.0)
+            results.append(LinearResult(case, len(body), seconds / len(body) * 1e9))
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1026,9 +1101,10 @@ def main(argv: list[str] | None = None) -> int:
     e2e = bench_e2e(config, root, log, not args.no_pin, args.control) if "e2e" in sections else []
     memory = bench_memory(config, root, log) if "memory" in sections else None
     hooks = bench_hooks(config, root) if "hooks" in sections else []
+    linear = bench_linear(config) if "linear" in sections else []
     elapsed = time.perf_counter() - started
     env["load_after"] = loadavg()
-    verdicts = targets(parsers, e2e, memory, hooks)
+    verdicts = targets(parsers, e2e, memory, hooks) + linear_targets(linear)
 
     print(f"COS doctor benchmark ({config.name} run): Python {env['python']}, mitmproxy {env['mitmproxy']}, "
           f"{env['cpus']} CPU(s), {elapsed:.0f} s, load average {env['load_before']} -> {env['load_after']}")
@@ -1036,7 +1112,7 @@ def main(argv: list[str] | None = None) -> int:
     print("reference = bytes.find over the same buffer (parser rows), mitmdump without the addon "
           "(end-to-end and memory rows); ratio = value / reference, paired medians for end to end")
     print()
-    print(table(build_rows(parsers, e2e, memory, hooks)))
+    print(table(build_rows(parsers, e2e, memory, hooks) + linear_rows(linear)))
     print()
     for verdict in verdicts:
         print(verdict.line())
@@ -1046,6 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
         document = {"environment": env, "config": config.name, "seconds": round(elapsed, 1),
                     "parsers": [r.__dict__ for r in parsers], "end_to_end": [r.__dict__ for r in e2e],
                     "memory": memory.__dict__ if memory else None, "hooks": [h.__dict__ for h in hooks],
+                    "linear": [r.__dict__ for r in linear],
                     "targets": [{"ok": t.ok, "text": t.text} for t in verdicts]}
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0
