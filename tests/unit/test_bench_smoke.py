@@ -116,13 +116,14 @@ def test_quick_run_prints_one_table_and_saves_the_figures(tmp_path):
     lines = result.stdout.splitlines()
     header = [i for i, line in enumerate(lines) if line.split()[:3] == ["section", "case", "measure"]]
     assert len(header) == 1                                   # one table
-    for section in ("parser MB/s", "end to end", "peak memory", "addon hooks"):
+    for section in ("parser MB/s", "end to end", "peak memory", "addon hooks", "linear"):
         assert any(line.startswith(section) for line in lines), section
     verdicts = [line for line in lines if line[:6] in ("PASS  ", "FAIL  ", "SKIP  ")]
-    assert len(verdicts) == 5 and not any(v.startswith("SKIP") for v in verdicts)
+    assert len(verdicts) == 6 and not any(v.startswith("SKIP") for v in verdicts)
     assert "Traceback" not in result.stderr
     saved = json.loads(out.read_text())
-    assert {"environment", "parsers", "end_to_end", "memory", "hooks", "targets"} <= saved.keys()
+    assert {"environment", "parsers", "end_to_end", "memory", "hooks", "linear", "targets"} <= saved.keys()
+    assert {r["case"] for r in saved["linear"]} == set(bench.pathological_bodies(1024))
     floor = [r for r in saved["parsers"] if r["parser"] == "bytes.find (floor)"]
     assert len(floor) == len(bench.QUICK.file_sizes) + 1 and all(r["mb_per_s"] > 0 for r in floor)
     assert len(saved["end_to_end"]) == len(bench.QUICK.uploads) + 3
