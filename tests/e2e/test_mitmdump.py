@@ -97,36 +97,32 @@ def test_saved_flows_carry_comment_metadata_and_mark(tmp_path_factory):
     assert all(r["action"] == "replayed" for r in har_records)
 
 
-def test_fail_on_passes_a_clean_audit(tmp_path_factory):
+def captured_upload(tmp_path_factory, name: str, spec) -> tuple[list[str], object]:
+    """Send one upload through a capturing mitmdump; return the arguments that replay it."""
     from conftest import start_rig
-    rig = start_rig(tmp_path_factory, "clean")
+    rig = start_rig(tmp_path_factory, name)
     try:
-        good = CASES[0]
-        body, content_type = encode(good.build(int(time.time()), "clean"), None)
+        body, content_type = spec.encode()
         requests.post(rig.proxy.url + "/", data=body, timeout=30,
                       headers={"Host": cosrig.COS_HOST, "Content-Type": content_type})
     finally:
         rig.proxy.stop()
         rig.emulator.stop()
-    base = ["-nr", str(rig.workdir / "flows.mitm"), "-s", str(cosrig.ADDON)]
+    return ["-nr", str(rig.workdir / "flows.mitm"), "-s", str(cosrig.ADDON)], rig.workdir
+
+
+def test_fail_on_passes_a_clean_audit(tmp_path_factory):
+    base, workdir = captured_upload(tmp_path_factory, "clean", CASES[0].build(int(time.time()), "clean"))
     for level in ("error", "warning"):      # a careful upload: no error, no warning
-        assert cosrig.run_mitmdump(*base, "--set", f"cos_fail_on={level}", workdir=rig.workdir).returncode == 0
+        assert cosrig.run_mitmdump(*base, "--set", f"cos_fail_on={level}", workdir=workdir).returncode == 0
 
 
 def test_fail_on_warning_gates_a_risky_policy(tmp_path_factory):
-    from conftest import start_rig
     import dialects
-    rig = start_rig(tmp_path_factory, "risky")
-    try:
-        body, content_type = dialects.extra_fields(int(time.time()), "risky").encode()   # no size limit
-        requests.post(rig.proxy.url + "/", data=body, timeout=30,
-                      headers={"Host": cosrig.COS_HOST, "Content-Type": content_type})
-    finally:
-        rig.proxy.stop()
-        rig.emulator.stop()
-    base = ["-nr", str(rig.workdir / "flows.mitm"), "-s", str(cosrig.ADDON)]
-    assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=error", workdir=rig.workdir).returncode == 0
-    assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=warning", workdir=rig.workdir).returncode == 1
+    spec = dialects.extra_fields(int(time.time()), "risky")          # a policy without a size limit
+    base, workdir = captured_upload(tmp_path_factory, "risky", spec)
+    assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=error", workdir=workdir).returncode == 0
+    assert cosrig.run_mitmdump(*base, "--set", "cos_fail_on=warning", workdir=workdir).returncode == 1
 
 
 def test_policy_origin_names_the_signing_endpoint(rig):
