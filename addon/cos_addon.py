@@ -277,9 +277,11 @@ class CosDoctor:
         response = flow.response
         accepted = response is not None and (200 <= response.status_code < 300 or response.status_code == 303)
         analysis = analysis or self.analyse(flow, endpoint, accepted)
-        if response is None or flow.id in self._blocked or flow.metadata.get(LOCAL_KEY):
+        # No answer to explain: none at all, a HAR entry without one (status 0), or our own.
+        if response is None or response.status_code == 0 or flow.id in self._blocked \
+                or flow.metadata.get(LOCAL_KEY):
             diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
-            if response is not None:
+            if response is not None and response.status_code:
                 diagnosis.status = response.status_code
                 diagnosis.error = read_answer(response.status_code, response.headers,
                                               response.raw_content).error_record()

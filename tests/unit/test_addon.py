@@ -185,3 +185,13 @@ def test_cos_lang_translates_texts_but_not_ids_evidence_or_headers(addon, lang, 
     assert set(first["evidence"]) >= {"condition", "index", "field", "expected", "actual"}
     assert flow.response.headers["X-COS-Diagnosis-Detail"].isascii()
     assert "Form field key" in flow.response.headers["X-COS-Diagnosis-Detail"]
+
+
+def test_har_entry_without_response_is_not_explained_as_an_error(addon):
+    """Killed or unanswered flows come back from HAR files as status 0 responses."""
+    flow = upload_flow(response=http.Response.make(200, b"", {}), live=False)
+    flow.response.status_code = 0
+    with taddons.context(addon):
+        addon.response(flow)
+    ids = [f["id"] for f in flow.metadata["cos"]["findings"]]
+    assert not [i for i in ids if i.startswith("Unknown_")]
