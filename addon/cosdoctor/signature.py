@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 # "start;end" in Unix seconds; 19 digits bound int() (Python refuses > 4300-digit strings).
+MAX_AUTH_PROBLEMS = 20
 KEY_TIME_RE = re.compile(r"\A[0-9]{1,19};[0-9]{1,19}\Z")
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 _ANY_HEX40 = re.compile(r"[0-9a-fA-F]{40}")
@@ -204,6 +205,8 @@ def parse_auth_string(text: str) -> AuthString:
     signature = values.get("q-signature")
     if signature is not None and not is_hex40(signature):
         problems.append("q-signature is not 40 lower-case hex characters")
+    if len(problems) > MAX_AUTH_PROBLEMS:       # a hostile string may hold thousands of bad items
+        problems[MAX_AUTH_PROBLEMS:] = [f"... and {len(problems) - MAX_AUTH_PROBLEMS} more problems"]
     return AuthString(
         algorithm=algorithm,
         ak=values.get("q-ak"),

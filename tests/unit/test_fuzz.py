@@ -497,7 +497,9 @@ PROBES = fuzz.probe_inputs()
 @pytest.mark.parametrize("probe", sorted(PROBES))
 def test_work_grows_linearly(probe):
     base = max(8, fuzz.PROBE_SIZES[probe] // 8)
-    small, large = python_work(PROBES[probe](base)), python_work(PROBES[probe](base * 8))
+    run_small, run_large = PROBES[probe](base), PROBES[probe](base * 8)
+    python_work(run_small)       # warm-up: under 3.13 a function's first traced call counts fewer opcodes
+    small, large = python_work(run_small), python_work(run_large)
     assert small > 50, f"the tracer saw (almost) no work ({small}): the measurement is broken"
     assert large <= small * 8 * 1.25 + 1000, (probe, small, large, round(large / max(small, 1), 1))
 
