@@ -3,6 +3,8 @@
 Lets a real browser use mitmdump as an ordinary (regular-mode) proxy with real-looking COS URLs
 and no DNS: requests for *.myqcloud.com / *.tencentcos.cn go to `test_redirect_to` over plain
 HTTP, with the original Host header kept, so the emulator and the COS addon still see COS.
+Loopback requests (the test's own pages) pass; anything else is answered locally, so the
+browser's background requests never leave the machine.
 Load it before addon/cos_addon.py with `--set connection_strategy=lazy` (mitmproxy-api.md §6.2).
 Never shipped.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 from mitmproxy import ctx, http
 
 COS_SUFFIXES = (".myqcloud.com", ".tencentcos.cn")
+LOOPBACK_NAMES = ("localhost", "::1")
 
 
 class RedirectToLoopback:
@@ -22,8 +25,11 @@ class RedirectToLoopback:
         if not target or flow.response or flow.error:
             return
         original = flow.request.host_header or flow.request.host
-        name = original.rsplit(":", 1)[0].lower().rstrip(".")
+        name = original.rsplit(":", 1)[0].lower().rstrip(".").strip("[]")
         if not name.endswith(COS_SUFFIXES):
+            if name not in LOOPBACK_NAMES and not name.startswith("127."):
+                # The browser's own background traffic: answered here, never sent off this machine.
+                flow.response = http.Response.make(502, b"not reachable from the test proxy")
             return
         host, port = target.rsplit(":", 1)
         flow.request.scheme = "http"
