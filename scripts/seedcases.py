@@ -36,19 +36,22 @@ def good(now: int, tag: str = "photo") -> FormSpec:
                               **CAREFUL))
 
 
-def wrong_q_ak(now: int, tag: str = "photo") -> FormSpec:
+def _good_with(now: int, tag: str, change) -> FormSpec:
+    """The good upload with its policy document changed by `change(doc)` and signed again."""
     spec = good(now, tag)
     doc = _document(spec)
-    doc["conditions"][1] = {"q-ak": "AKIDnotTheOneInTheForm0000000000000"}
+    change(doc)
     return resign(spec, cosrig.SECRET_KEY, doc)
+
+
+def wrong_q_ak(now: int, tag: str = "photo") -> FormSpec:
+    return _good_with(now, tag, lambda doc: doc["conditions"].__setitem__(
+        1, {"q-ak": "AKIDnotTheOneInTheForm0000000000000"}))
 
 
 def expired(now: int, tag: str = "photo") -> FormSpec:
-    spec = good(now, tag)
-    doc = _document(spec)
     # A server in UTC+8 formatting its local time with a 'Z': 8 hours too early.
-    doc["expiration"] = format_iso8601(now + 900 - 8 * 3600)
-    return resign(spec, cosrig.SECRET_KEY, doc)
+    return _good_with(now, tag, lambda doc: doc.__setitem__("expiration", format_iso8601(now + 900 - 8 * 3600)))
 
 
 def bad_signature(now: int, tag: str = "photo") -> FormSpec:
@@ -61,17 +64,11 @@ def bad_signature(now: int, tag: str = "photo") -> FormSpec:
 
 
 def no_conditions(now: int, tag: str = "photo") -> FormSpec:
-    spec = good(now, tag)
-    doc = _document(spec)
-    doc["conditions"] = []
-    return resign(spec, cosrig.SECRET_KEY, doc)
+    return _good_with(now, tag, lambda doc: doc.__setitem__("conditions", []))
 
 
 def other_bucket(now: int, tag: str = "photo") -> FormSpec:
-    spec = good(now, tag)
-    doc = _document(spec)
-    doc["conditions"][3] = {"bucket": "otherbucket-1250000000"}
-    return resign(spec, cosrig.SECRET_KEY, doc)
+    return _good_with(now, tag, lambda doc: doc["conditions"].__setitem__(3, {"bucket": "otherbucket-1250000000"}))
 
 
 def key_outside_prefix(now: int, tag: str = "photo") -> FormSpec:

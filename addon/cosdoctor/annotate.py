@@ -1,7 +1,7 @@
 """Turn findings into what people see: comment lines, ASCII header text, a log line, a report record.
 
 Pure functions over plain data, so the addon, the offline tools and the tests render identically.
-Every string that leaves here has passed through `redact_findings` (and the caller's `scrub`).
+Evidence is redacted before any text is rendered (`redact.redact_evidence`); callers `scrub`.
 """
 from __future__ import annotations
 
@@ -32,24 +32,6 @@ def plain(value):
     if isinstance(value, dict):
         return {plain(k): plain(v) for k, v in value.items()}
     return value
-
-
-def redact_findings(findings: list[dict]) -> list[dict]:
-    """Shorten any signature or token value that found its way into evidence."""
-    for found in findings:
-        evidence = found.get("evidence") or {}
-        field_name = str(evidence.get("field") or "").lower()
-        if field_name in SENSITIVE_FIELDS:
-            for name in ("expected", "actual", "values"):
-                value = evidence.get(name)
-                if isinstance(value, str):
-                    evidence[name] = shorten(value)
-                elif isinstance(value, list):
-                    evidence[name] = [shorten(v) if isinstance(v, str) else v for v in value]
-        for name in ("token", "q_signature", "signature"):
-            if isinstance(evidence.get(name), str):
-                evidence[name] = shorten(evidence[name])
-    return findings
 
 
 def summary(found: Mapping) -> str:

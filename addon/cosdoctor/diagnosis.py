@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cosdoctor import catalogue
-from cosdoctor.annotate import comment, has_error, header_detail, log_line, plain, redact_findings
+from cosdoctor.annotate import comment, has_error, header_detail, log_line, plain
 from cosdoctor.credentials import CredentialStore
 from cosdoctor.errorxml import render_error_xml
 from cosdoctor.explain import CosAnswer, explain, sort_findings
@@ -83,7 +83,7 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
     if sent:
         findings = _shorten_everywhere(findings, sent)
         error = _shorten_everywhere(error, sent)
-    return Diagnosis(analysis, plain(redact_findings(findings)), plain(error), status, secrets)
+    return Diagnosis(analysis, plain(findings), plain(error), status, secrets)
 
 
 def _sent_secrets(analysis: Analysis) -> list[str]:

@@ -182,15 +182,14 @@ def _check_transport_and_body(analysis: Analysis) -> bool:
         analysis.add("MissingContentLength_ChunkedBody",
                      {"transfer_encoding": headers.get("transfer-encoding")}, documented=False)
     if request.body is None:
-        analysis.findings.append(catalogue.finding("Info_BodyMissing", "preflight", {}, analysis.lang))
+        analysis.add("Info_BodyMissing", {})
         return False
     content_length = _int_or_none(headers.get("content-length")) if request.body_complete else None
     form = parse_form(headers.get("content-type"), request.body, content_length=content_length,
                       body_complete=request.body_complete, trust_tail=request.trust_tail)
     analysis.form = form
     if not request.body_complete:
-        analysis.findings.append(catalogue.finding(
-            "Info_StreamedBody", "preflight", {"seen_bytes": len(request.body)}, analysis.lang))
+        analysis.add("Info_StreamedBody", {"seen_bytes": len(request.body)})
     error = form.multipart.error
     if error is not None:
         analysis.add("MalformedPOSTRequest_POSTBody",

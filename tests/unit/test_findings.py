@@ -251,3 +251,15 @@ def test_cors_hidden_response():
     assert [f["id"] for f in findings] == ["Warning_CORSResponseHidden"]
     assert "https://app.example.com" in findings[0]["title"]
     assert "<AllowedOrigin>https://app.example.com</AllowedOrigin>" in findings[0]["fix"]
+
+
+def test_sensitive_evidence_is_shortened_once_to_first_and_last_four():
+    from cosdoctor.diagnosis import diagnose
+    token = "sts-token-" + "Rk5" * 20
+    spec = with_policy(add_condition({"x-cos-security-token": "x" * 30}), default_spec().set("x-cos-security-token", token))
+    body, content_type = spec.encode()
+    request = request_for("POST", HOST, "/", {"content-type": content_type, "content-length": str(len(body))},
+                          body, parse_cos_host(HOST))
+    found = next(f for f in diagnose(analyse_request(request, CREDENTIALS, NOW), None, NOW).findings
+                 if f["id"] == "AccessDenied_Condition")
+    assert found["evidence"]["actual"] == token[:4] + "…" + token[-4:]
