@@ -399,25 +399,42 @@ def interleaved_best(body: bytes, parsers: list[Parser], min_time: float, repeat
 
 # --- end to end ----------------------------------------------------------------------------------
 
-def start_plain_mitmdump(upstream_port: int, workdir: Path) -> cosrig.Proxy:
-    """cosrig.Proxy.start's command line minus `-s addon/cos_addon.py`."""
+VARIANTS = ("addon", "script", "bare")   # mitmdump -s cos_addon.py, -s <empty script>, no script
+EMPTY_SCRIPT = "# An empty mitmproxy script: what hosting any script costs the proxy.\n"
+HOOK_TIMER = Path(__file__).resolve().parent / "hook_timer.py"
+
+
+def start_mitmdump(upstream_port: int, workdir: Path, *extra: str, env: dict | None = None) -> cosrig.Proxy:
+    """cosrig.Proxy.start's command line, with `extra` in place of `-s addon/cos_addon.py`."""
     confdir = workdir / "conf"
     confdir.mkdir(parents=True, exist_ok=True)
     args = [cosrig.mitmdump_path(), "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={confdir}",
-            "--mode", f"reverse:http://127.0.0.1:{upstream_port}", "--set", "keep_host_header=true"]
+            "--mode", f"reverse:http://127.0.0.1:{upstream_port}", "--set", "keep_host_header=true", *extra]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               cwd=str(workdir), env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                               cwd=str(workdir), env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
     output: list[str] = []
     port = cosrig._wait_for_port(process, output, 30)
     threading.Thread(target=cosrig._drain, args=(process, output), daemon=True).start()
     return cosrig.Proxy(process, port, workdir, output)
 
 
-def start_proxy(addon: bool, upstream_port: int, credentials: Path, root: Path, tag: str) -> cosrig.Proxy:
+def start_proxy(variant: str, upstream_port: int, credentials: Path, root: Path, tag: str) -> cosrig.Proxy:
     workdir = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=root))
-    if addon:
+    if variant == "addon":
         return cosrig.Proxy.start(upstream_port, "--set", f"cos_credentials={credentials}", workdir=workdir)
-    return start_plain_mitmdump(upstream_port, workdir)
+    if variant == "script":
+        script = workdir / "empty_script.py"
+        script.write_text(EMPTY_SCRIPT)
+        return start_mitmdump(upstream_port, workdir, "-s", str(script))
+    return start_mitmdump(upstream_port, workdir)
+
+
+def compile_addon() -> None:
+    """Byte-compile addon/ first, as any run after the first finds it: mitmproxy's own modules are
+    measured from their compiled files, and compiling ours at start-up would count the compiler's
+    transient memory (about 1.5 MiB of resident set) as the addon's footprint."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(cosrig.ROOT / "addon")], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def cpu_ns(pid: int) -> int:
@@ -478,11 +495,14 @@ class Client:
         self.port = port
         self.conn: http.client.HTTPConnection | None = None
 
-    def send(self, kind: Kind) -> int:
+    def send(self, kind: Kind, tag: bool = False) -> int:
+        """tag: name the kind in an X-Bench-Kind header (for scripts/hook_timer.py)."""
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
             headers = {"Host": kind.host}
+            if tag:
+                headers["X-Bench-Kind"] = kind.name
             if kind.content_type:
                 headers["Content-Type"] = kind.content_type
             try:
@@ -527,8 +547,8 @@ def request_kinds(config: Config) -> list[Kind]:
 class E2EResult:
     kind: str
     cos: bool
-    cpu_ms_with: float
-    cpu_ms_without: float
+    cpu_ms_with: float          # proxy CPU per request: mitmdump -s cos_addon.py
+    cpu_ms_without: float       # bare mitmdump
     cpu_ratio: float            # median over rounds of (with / without), paired by round
     cpu_ratio_ci: tuple[float, float]   # 95% bootstrap interval of that median
     wall_ms_with: float
@@ -536,6 +556,11 @@ class E2EResult:
     wall_ratio: float
     batches: int               # paired batches (pairs x rounds)
     batch: int                 # requests per batch
+    cpu_ms_script: float | None = None            # mitmdump -s <an empty script>
+    script_ratio: float | None = None             # empty script / bare: hosting any script
+    own_ratio: float | None = None                # addon / empty script: the addon's own code
+    own_ratio_ci: tuple[float, float] | None = None
+    hooks_us_in_proxy: float | None = None        # the addon's hooks per request inside mitmdump
 
 
 def start_emulator(root: Path) -> tuple[cosrig.EmulatorThread, Path]:
@@ -549,31 +574,40 @@ def start_emulator(root: Path) -> tuple[cosrig.EmulatorThread, Path]:
 
 def bench_e2e(config: Config, root: Path, log: Callable[[str], None], pin_cpus: bool,
               control: bool = False) -> list[E2EResult]:
-    """Several pairs of fresh processes (a process's own speed varies by a percent or two with its
-    hash seed and memory layout), each measured over rounds that alternate which proxy goes first.
-    control=True: an A/A run, both proxies without the addon, to see the method's own noise."""
+    """Several sets of fresh processes (a process's own speed varies by a percent or two with its
+    hash seed and memory layout): mitmdump with the addon, with an empty script, and bare, each set
+    measured over rounds that rotate which proxy goes first. The empty script separates what hosting
+    any script costs mitmproxy from what the addon's code costs. Then one more process with the
+    addon's hooks timed inside it (scripts/hook_timer.py).
+    control=True: an A/A run, the 'addon' proxy runs bare too, to see the method's own noise."""
     emulator, credentials = start_emulator(root)
     affinity = os.sched_getaffinity(0)
     kinds = request_kinds(config)
-    samples: dict[str, dict[bool, list[tuple[float, float]]]] = {k.name: {True: [], False: []} for k in kinds}
+    samples: dict[str, dict[str, list[tuple[float, float]]]] = {k.name: {v: [] for v in VARIANTS} for k in kinds}
     try:
         for pair in range(config.pairs):
             run_pair(config, kinds, samples, emulator.port, credentials, root, pin_cpus, control, pair)
-            log(f"  end to end: process pair {pair + 1}/{config.pairs} done")
+            log(f"  end to end: process set {pair + 1}/{config.pairs} done")
+        in_proxy = {} if control else hooks_in_proxy(config, kinds, emulator.port, credentials, root, pin_cpus)
     finally:
         emulator.stop()
         os.sched_setaffinity(0, affinity)
     results = []
     for kind in kinds:
-        with_, without = samples[kind.name][True], samples[kind.name][False]
+        runs = samples[kind.name]
+        with_, script, bare = runs["addon"], runs["script"], runs["bare"]
+        cpu = lambda a, b: [x[0] / y[0] for x, y in zip(a, b) if y[0] > 0]  # noqa: E731
         results.append(E2EResult(
             kind.name, kind.host != NON_COS_HOST,
-            statistics.median(s[0] for s in with_), statistics.median(s[0] for s in without),
-            statistics.median(a[0] / b[0] for a, b in zip(with_, without) if b[0] > 0),
-            median_ci([a[0] / b[0] for a, b in zip(with_, without) if b[0] > 0]),
-            statistics.median(s[1] for s in with_), statistics.median(s[1] for s in without),
-            statistics.median(a[1] / b[1] for a, b in zip(with_, without)),
-            len(with_), kind.batch))
+            statistics.median(s[0] for s in with_), statistics.median(s[0] for s in bare),
+            statistics.median(cpu(with_, bare)), median_ci(cpu(with_, bare)),
+            statistics.median(s[1] for s in with_), statistics.median(s[1] for s in bare),
+            statistics.median(x[1] / y[1] for x, y in zip(with_, bare)),
+            len(with_), kind.batch,
+            cpu_ms_script=statistics.median(s[0] for s in script),
+            script_ratio=statistics.median(cpu(script, bare)),
+            own_ratio=statistics.median(cpu(with_, script)), own_ratio_ci=median_ci(cpu(with_, script)),
+            hooks_us_in_proxy=in_proxy.get(kind.name)))
     return results
 
 
@@ -584,46 +618,84 @@ def median_ci(values: list[float], resamples: int = 2000) -> tuple[float, float]
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
+def _pin_proxies(proxies, pin_cpus: bool) -> None:
+    """Proxies on the last CPU, this process (the clients) on the others: no contention between them."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin_cpus and len(cpus) >= 2:
+        for proxy in proxies:
+            pin(proxy.process.pid, {cpus[-1]})
+        os.sched_setaffinity(0, set(cpus[:-1]))
+
+
 def run_pair(config: Config, kinds: list[Kind], samples: dict, upstream_port: int, credentials: Path,
              root: Path, pin_cpus: bool, control: bool, pair: int) -> None:
-    proxies: dict[bool, cosrig.Proxy] = {}
+    proxies: dict[str, cosrig.Proxy] = {}
     affinity = os.sched_getaffinity(0)
+    rotation = VARIANTS[pair % 3:] + VARIANTS[:pair % 3]
     try:
-        for addon in ((True, False) if pair % 2 == 0 else (False, True)):
-            proxies[addon] = start_proxy(addon and not control, upstream_port, credentials, root,
-                                         "with" if addon else "without")
-        cpus = sorted(affinity)
-        if pin_cpus and len(cpus) >= 2:
-            for proxy in proxies.values():
-                pin(proxy.process.pid, {cpus[-1]})
-            os.sched_setaffinity(0, set(cpus[:-1]))
-        clients = {addon: Client(proxy.port) for addon, proxy in proxies.items()}
+        for variant in rotation:
+            proxies[variant] = start_proxy("bare" if control and variant == "addon" else variant,
+                                           upstream_port, credentials, root, variant)
+        _pin_proxies(proxies.values(), pin_cpus)
+        clients = {variant: Client(proxy.port) for variant, proxy in proxies.items()}
         for kind in kinds:                        # warm up, and check each proxy answers as expected
-            for addon, client in clients.items():
+            for variant, client in clients.items():
                 for _ in range(3):
                     status = client.send(kind)
                     if status != kind.expect:
-                        raise RuntimeError(f"{kind.name} via mitmdump {'with' if addon else 'without'} "
-                                           f"the addon: HTTP {status}, expected {kind.expect}")
+                        raise RuntimeError(f"{kind.name} via mitmdump ({variant}): HTTP {status}, "
+                                           f"expected {kind.expect}")
         for round_no in range(config.rounds):
-            order = (True, False) if (round_no + pair) % 2 == 0 else (False, True)
+            shift = (round_no + pair) % 3
+            order = VARIANTS[shift:] + VARIANTS[:shift]
             for kind in kinds:
-                for addon in order:
-                    pid, client = proxies[addon].process.pid, clients[addon]
+                for variant in order:
+                    pid, client = proxies[variant].process.pid, clients[variant]
                     cpu0, t0 = cpu_ns(pid), time.perf_counter()
                     for _ in range(kind.batch):
                         status = client.send(kind)
                     t1, cpu1 = time.perf_counter(), cpu_ns(pid)
                     if status != kind.expect:
                         raise RuntimeError(f"{kind.name}: HTTP {status}, expected {kind.expect}")
-                    samples[kind.name][addon].append(((cpu1 - cpu0) / 1e6 / kind.batch,
-                                                      (t1 - t0) * 1e3 / kind.batch))
+                    samples[kind.name][variant].append(((cpu1 - cpu0) / 1e6 / kind.batch,
+                                                        (t1 - t0) * 1e3 / kind.batch))
         for client in clients.values():
             client.close()
     finally:
         for proxy in proxies.values():
             proxy.stop()
         os.sched_setaffinity(0, affinity)
+
+
+def hooks_in_proxy(config: Config, kinds: list[Kind], upstream_port: int, credentials: Path, root: Path,
+                   pin_cpus: bool) -> dict[str, float]:
+    """us per request that the addon's hooks ran (thread CPU time) inside a real mitmdump."""
+    workdir = Path(tempfile.mkdtemp(prefix="timed-", dir=root))
+    times = workdir / "hook-times.json"
+    affinity = os.sched_getaffinity(0)
+    proxy = start_mitmdump(upstream_port, workdir, "-s", str(HOOK_TIMER), "--set",
+                           f"cos_credentials={credentials}", env={"COSDOCTOR_HOOK_TIMES": str(times)})
+    try:
+        _pin_proxies([proxy], pin_cpus)
+        client = Client(proxy.port)
+        for kind in kinds:
+            for _ in range(3):
+                client.send(kind)                 # warm-up, untagged
+        requests = {kind.name: 0 for kind in kinds}
+        for _ in range(max(1, config.rounds // 2)):
+            for kind in kinds:
+                for _ in range(kind.batch):
+                    client.send(kind, tag=True)
+                    requests[kind.name] += 1
+        client.close()
+    finally:
+        proxy.stop()
+        os.sched_setaffinity(0, affinity)
+    try:
+        totals = json.loads(times.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: totals.get(name, {}).get("ns", 0) / 1e3 / count for name, count in requests.items() if count}
 
 
 # --- peak memory -------------------------------------------------------------------------------
@@ -657,7 +729,7 @@ def bench_memory(config: Config, root: Path, log: Callable[[str], None]) -> Memo
     try:
         for run in range(config.memory_runs):
             for addon in ((True, False) if run % 2 == 0 else (False, True)):
-                proxy = start_proxy(addon, emulator.port, credentials, root, "mem")
+                proxy = start_proxy("addon" if addon else "bare", emulator.port, credentials, root, "mem")
                 try:
                     client = Client(proxy.port)
                     for kind in (warm, warm):
@@ -862,6 +934,17 @@ def build_rows(parsers: list[ParserResult], e2e: list[E2EResult], memory: Memory
         rows.append(("end to end", f"{r.kind} ({r.batches}x{r.batch})", "proxy CPU ms/req",
                      f"{r.cpu_ms_with:.3f}", f"{r.cpu_ms_without:.3f}",
                      f"{r.cpu_ratio:.3f} [{r.cpu_ratio_ci[0]:.3f}, {r.cpu_ratio_ci[1]:.3f}]"))
+        if r.cpu_ms_script is not None and r.script_ratio is not None:
+            rows.append(("end to end", f"{r.kind}", "  of which: hosting a script",
+                         f"{r.cpu_ms_script:.3f}", f"{r.cpu_ms_without:.3f}", f"{r.script_ratio:.3f}"))
+        if r.own_ratio is not None and r.own_ratio_ci is not None:
+            rows.append(("end to end", f"{r.kind}", "  of which: the addon's code",
+                         f"{r.cpu_ms_with:.3f}", f"script {r.cpu_ms_script:.3f}",
+                         f"{r.own_ratio:.3f} [{r.own_ratio_ci[0]:.3f}, {r.own_ratio_ci[1]:.3f}]"))
+        if r.hooks_us_in_proxy is not None:
+            rows.append(("end to end", f"{r.kind}", "addon hooks inside mitmdump us/req",
+                         f"{r.hooks_us_in_proxy:.1f}", f"{r.cpu_ms_without * 1e3:.0f}",
+                         f"{r.hooks_us_in_proxy / (r.cpu_ms_without * 1e3) * 100:+.1f}%"))
         rows.append(("end to end", f"{r.kind}", "wall ms/req",
                      f"{r.wall_ms_with:.3f}", f"{r.wall_ms_without:.3f}", f"{r.wall_ratio:.3f}"))
     if memory is not None:
@@ -935,9 +1018,12 @@ def targets(parsers: list[ParserResult], e2e: list[E2EResult], memory: MemoryRes
                   or r.cpu_ratio_ci[0] < limit <= r.cpu_ratio_ci[1]]
         caveat = f" (inconclusive on this machine for {', '.join(unsure)}: the 95% interval spans " \
                  "the target)" if unsure else ""
+        split = "; ".join(f"{r.kind}: hosting a script {(r.script_ratio - 1) * 100:+.1f}%, the addon's code "
+                          f"{(r.own_ratio - 1) * 100:+.1f}%" for r in chosen
+                          if r.script_ratio is not None and r.own_ratio is not None)
         out.append(Target(all(r.cpu_ratio <= limit for r in chosen),
                           f"proxy CPU/request with the addon on {what}: {figures}; "
-                          f"target <= {(limit - 1) * 100:+.0f}%{caveat}"))
+                          f"target <= {(limit - 1) * 100:+.0f}%{caveat}" + (f" [{split}]" if split else "")))
     large = [r for r in parsers if r.parser == "cosdoctor parse_multipart" and r.body.startswith("file ")
              and r.body_bytes >= LARGE_FILE_PART and r.ratio_to_find is not None]
     scope = "large file parts"
@@ -1097,6 +1183,8 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="cosdoctor-bench-"))
+    if {"e2e", "memory"} & set(sections):
+        compile_addon()
     parsers = bench_parsers(config, args.extras_dir, log) if "parsers" in sections else []
     e2e = bench_e2e(config, root, log, not args.no_pin, args.control) if "e2e" in sections else []
     memory = bench_memory(config, root, log) if "memory" in sections else None
@@ -1111,6 +1199,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"source {env['source']}")
     print("reference = bytes.find over the same buffer (parser rows), mitmdump without the addon "
           "(end-to-end and memory rows); ratio = value / reference, paired medians for end to end")
+    print("'hosting a script' = mitmdump -s <an empty script>; addon bytecode compiled ahead, as on any "
+          "run after the first")
     print()
     print(table(build_rows(parsers, e2e, memory, hooks) + linear_rows(linear)))
     print()

@@ -99,6 +99,16 @@ def test_unmeasured_sections_are_skipped_not_passed():
     assert all(v.line().startswith("SKIP") for v in verdicts)
 
 
+def test_the_cpu_verdict_says_how_much_is_script_hosting_and_how_much_the_addon():
+    figures = passing_figures()
+    figures["e2e"] = replace_first(figures["e2e"], cpu_ms_script=1.01, script_ratio=1.012, own_ratio=1.008,
+                                   own_ratio_ci=(1.0, 1.02))
+    verdict = bench.targets(figures["parsers"], figures["e2e"], figures["memory"], figures["hooks"])[0]
+    assert "hosting a script +1.2%, the addon's code +0.8%" in verdict.text
+    rows = bench.build_rows(figures["parsers"], figures["e2e"], figures["memory"], figures["hooks"])
+    assert any("of which: the addon's code" in row[2] and row[5].startswith("1.008") for row in rows)
+
+
 def test_an_interval_spanning_the_target_is_called_inconclusive():
     figures = passing_figures()
     figures["e2e"] = replace_first(figures["e2e"], cpu_ratio_ci=(1.0, 1.05))
@@ -127,7 +137,13 @@ def test_quick_run_prints_one_table_and_saves_the_figures(tmp_path):
     floor = [r for r in saved["parsers"] if r["parser"] == "bytes.find (floor)"]
     assert len(floor) == len(bench.QUICK.file_sizes) + 1 and all(r["mb_per_s"] > 0 for r in floor)
     assert len(saved["end_to_end"]) == len(bench.QUICK.uploads) + 3
-    assert all(r["cpu_ms_with"] > 0 and r["cpu_ms_without"] > 0 for r in saved["end_to_end"])
+    assert all(r["cpu_ms_with"] > 0 and r["cpu_ms_without"] > 0 and r["cpu_ms_script"] > 0
+               for r in saved["end_to_end"])
+    # the addon's hooks were timed inside mitmdump: COS uploads cost something, every kind was seen
+    in_proxy = {r["kind"]: r["hooks_us_in_proxy"] for r in saved["end_to_end"]}
+    assert all(us is not None and us > 0 for us in in_proxy.values()), in_proxy
+    assert min(us for kind, us in in_proxy.items() if kind.startswith("COS")) > \
+        max(us for kind, us in in_proxy.items() if not kind.startswith("COS"))
     assert saved["memory"]["peak_mib_with"] > 0 and saved["memory"]["peak_mib_without"] > 0
     assert all(h["us_per_flow"] is not None for h in saved["hooks"]), saved["hooks"]
 
