@@ -137,13 +137,13 @@ class CosDoctor:
             self._configured_once = True
 
     def _configure(self, updated: set[str]) -> None:
-        for option, (attribute, choices) in CHOICES.items():
+        for option, (name, choices) in CHOICES.items():
             if option in updated:
                 value = getattr(ctx.options, option)
                 if value not in choices:   # mitmproxy does not enforce choices for --set
                     raise exceptions.OptionsError(
                         f"{option} must be one of {', '.join(choices)}, not {value!r}")
-                setattr(self, attribute, value)
+                setattr(self, name, value)
         if "cos_validate" in updated:
             self._switch_hook("request", self.validate != "off")
         if "stream_large_bodies" in updated:

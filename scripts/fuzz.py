@@ -680,7 +680,7 @@ def billion_laughs(levels: int = 10) -> bytes:
     lines = ['<!ENTITY lol0 "lol">']
     for i in range(1, levels):
         lines.append(f'<!ENTITY lol{i} "' + f"&lol{i - 1};" * 10 + '">')
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE Error [\n' + "\n".join(lines) + "\n]>\n"
+    return ('<?xml version="1.0"?>\n<!DOCTYPE Error [\n' + "\n".join(lines) + "\n]>\n"
             f"<Error><Code>AccessDenied</Code><Message>&lol{levels - 1};</Message></Error>").encode()
 
 

@@ -10,8 +10,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from cosdoctor.redact import SENSITIVE_FIELDS, shorten
-
 MAX_HEADER_DETAIL = 240
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 
@@ -38,7 +36,7 @@ def summary(found: Mapping) -> str:
     """The facts behind a finding, built from its evidence, with where the policy came from."""
     facts = _facts(found)
     origin = (found.get("evidence") or {}).get("policy_origin")
-    if isinstance(origin, Mapping):
+    if origin is not None and isinstance(origin, Mapping):     # None: skip the slow ABC check
         source = (found.get("evidence") or {}).get("value_source")
         blame = {"server": "; the failing value was signed by the server",
                  "client": "; the failing value was changed by the client"}.get(str(source), "")

@@ -340,12 +340,16 @@ def _show(value: object, absent: str) -> str:
 class _Values(dict):
     """format_map values: a key the evidence lacks renders as `missing`, never a KeyError."""
 
-    def __init__(self, missing: str) -> None:
-        super().__init__()
-        self.missing = missing
+    missing = _MISSING        # a class attribute: no __init__ to run for every finding
 
     def __missing__(self, key: str) -> str:
         return self.missing
+
+
+class _EmptyValues(_Values):
+    """format_map values for COS's own messages: an absent value renders as nothing."""
+
+    missing = ""
 
 
 def _fill(template: str, values: _Values) -> str:
@@ -360,37 +364,76 @@ def _table_sentence(table: dict[str, dict[str, str]], word: object, fallback: st
     return (row or _FALLBACK[fallback])[lang]
 
 
-def _text_values(finding_id: str, evidence: Mapping[str, object], lang: str) -> _Values:
-    values = _Values(_MISSING)
+def _text_values(finding_id: str, evidence: Mapping[str, object], lang: str,
+                 names: frozenset[str] | None = None) -> _Values:
+    """The placeholder values; with `names`, only those (the rest would go unused)."""
+    values = _Values()
     for key, value in evidence.items():
-        values[str(key)] = _show(value, _ABSENT)
+        if names is None or key in names:
+            values[str(key)] = _show(value, _ABSENT)
     for key, default in _DEFAULTS.get(finding_id, {}).items():
         if evidence.get(key) is None:
             values[key] = default
-    actual = evidence.get("actual")
-    values["actual_text"] = "" if actual is None else _show(actual, "")
-    values["mistake_text"] = _table_sentence(_MISTAKES, evidence.get("mistake"), "mistake", lang)
-    values["reason_text"] = _table_sentence(_REASONS, evidence.get("reason"), "reason", lang)
+    if names is None or "actual_text" in names:
+        actual = evidence.get("actual")
+        values["actual_text"] = "" if actual is None else _show(actual, "")
+    if names is None or "mistake_text" in names:
+        values["mistake_text"] = _table_sentence(_MISTAKES, evidence.get("mistake"), "mistake", lang)
+    if names is None or "reason_text" in names:
+        values["reason_text"] = _table_sentence(_REASONS, evidence.get("reason"), "reason", lang)
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """One entry's title, cause and fix templates in one language, parsed once."""
+
+    names: frozenset[str]                                  # every placeholder the three use
+    parts: tuple[tuple[str, str | None], ...]              # (template, its text when it has no placeholder)
+
+
+_TEXTS: dict[tuple[str, str], _Texts] = {}
+
+
+def _texts(template_id: str, lang: str) -> _Texts:
+    found = _TEXTS.get((template_id, lang))
+    if found is None:
+        text = _ENTRIES[template_id].text[lang]
+        names: set[str] = set()
+        parts = []
+        for template in (text["title"], text["cause"], text["fix"]):
+            used = _placeholders(template)[0]
+            names.update(used)
+            parts.append((template, None if used else _fill(template, _Values())))
+        found = _TEXTS[(template_id, lang)] = _Texts(frozenset(names), tuple(parts))
+    return found
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _plain_evidence(evidence: Mapping[str, object]) -> dict:
+    """_plain(dict(evidence)), without a call for the scalar values most evidence holds."""
+    return {str(k): v if v is None or isinstance(v, _SCALARS) else _plain(v, 1) for k, v in evidence.items()}
 
 
 def finding(finding_id: str, phase: str, evidence: Mapping[str, object] | None = None,
             lang: str = "en") -> dict:
     """A JSON-ready finding dict with title, cause and fix filled from the evidence in `lang`."""
-    _check_lang(lang)
+    if lang not in LANGS:
+        _check_lang(lang)
     if phase not in _PHASES:
         raise ValueError(f"unknown phase {phase!r}; expected one of {', '.join(_PHASES)}")
-    found = entry(finding_id)
-    plain = _plain(dict(evidence or {}))
-    assert isinstance(plain, dict)
+    found = _ENTRIES.get(finding_id) or entry(finding_id)
+    plain = _plain_evidence(evidence) if evidence else {}
     if found.id.startswith(_UNKNOWN_PREFIX) and found.code is not None:
         plain.setdefault("code", found.code)
     template_id = _UNKNOWN_TEMPLATE if found.id not in _ENTRIES else found.id
-    values = _text_values(template_id, plain, lang)
-    text = found.text[lang]
+    texts = _texts(template_id, lang)
+    values = _text_values(template_id, plain, lang, texts.names) if texts.names else _Values()
+    title, cause, fix = [fixed if fixed is not None else _fill(template, values) for template, fixed in texts.parts]
     return {"id": found.id, "severity": found.severity, "phase": phase,
-            "title": _fill(text["title"], values), "cause": _fill(text["cause"], values),
-            "fix": _fill(text["fix"], values), "doc": found.doc, "evidence": plain}
+            "title": title, "cause": cause, "fix": fix, "doc": found.doc, "evidence": plain}
 
 
 def cos_message(finding_id: str, evidence: Mapping[str, object]) -> str | None:
@@ -402,7 +445,7 @@ def cos_message(finding_id: str, evidence: Mapping[str, object]) -> str | None:
     found = entry(finding_id)
     if found.message is None:
         return None
-    values = _Values("")
+    values = _EmptyValues()
     for key, value in (evidence or {}).items():
         values[str(key)] = _show(value, "")
     actual = (evidence or {}).get("actual")

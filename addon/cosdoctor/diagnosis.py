@@ -13,6 +13,7 @@ from cosdoctor.annotate import comment, has_error, header_detail, log_line, plai
 from cosdoctor.credentials import CredentialStore
 from cosdoctor.errorxml import render_error_xml
 from cosdoctor.explain import CosAnswer, explain, sort_findings
+from cosdoctor.fastinit import fast_constructor
 from cosdoctor.hosts import CosEndpoint
 from cosdoctor.preflight import Analysis, UploadRequest, analyse_request, is_certain, verdict
 from cosdoctor.redact import SENSITIVE_FIELDS, scrub, shorten
@@ -42,7 +43,9 @@ class Diagnosis:
         form = a.form if a else None
         return {"bucket": plain(a.bucket if a else None), "region": plain(a.region if a else None),
                 "key": plain(a.key if a else None), "mode": a.mode if a else "anonymous",
-                "fields": plain(list(form.names)) if form else [], "findings": self.findings}
+                # plain(list(form.names)), with no call for the ASCII names plain() returns as they are
+                "fields": [n if n.isascii() else plain(n) for n in form.names] if form else [],
+                "findings": self.findings}
 
     def comment(self) -> str:
         return self._scrub(comment(self.findings))
@@ -80,10 +83,7 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
         error = answer.error_record()
     secrets = credentials.secrets() if credentials else ()
     sent = _sent_secrets(analysis)
-    if sent:
-        findings = _shorten_everywhere(findings, sent)
-        error = _shorten_everywhere(error, sent)
-    return Diagnosis(analysis, plain(findings), plain(error), status, secrets)
+    return Diagnosis(analysis, _clean(findings, sent), _clean(error, sent), status, secrets)
 
 
 def _sent_secrets(analysis: Analysis) -> list[str]:
@@ -100,16 +100,23 @@ def _sent_secrets(analysis: Analysis) -> list[str]:
     return sorted(set(values), key=len, reverse=True)
 
 
-def _shorten_everywhere(value, secrets: list[str]):
+# Values _clean returns as they are (no call needed for them).
+_UNTOUCHED = (type(None), bool, int, float)
+
+
+def _clean(value, secrets: list[str]):
+    """`value` with every sent secret shortened in its strings (dict keys excepted), then `plain`:
+    a fresh copy of every list and dict, so the caller may change it freely."""
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, shorten(secret) or "")
-        return value
+        return value if value.isascii() else plain(value)
     if isinstance(value, list):
-        return [_shorten_everywhere(v, secrets) for v in value]
+        return [v if type(v) in _UNTOUCHED else _clean(v, secrets) for v in value]
     if isinstance(value, dict):
-        return {k: _shorten_everywhere(v, secrets) for k, v in value.items()}
+        return {(k if type(k) is str and k.isascii() else plain(k)):      # plain(k), without the call
+                v if type(v) in _UNTOUCHED else _clean(v, secrets) for k, v in value.items()}
     return value
 
 
@@ -138,11 +145,14 @@ def block_answer(analysis: Analysis, request_id: str, resource: str) -> LocalAns
     return LocalAnswer(entry.status, body, headers, found)
 
 
+_new_request = fast_constructor(UploadRequest)     # every field is passed below
+
+
 def request_for(method: str, host: str | None, path: str, headers: Mapping[str, str],
                 body: bytes | None, endpoint: CosEndpoint | None, *, body_complete: bool = True,
                 body_size: int | None = None, http_version: str = "HTTP/1.1",
                 trust_tail: bool = False) -> UploadRequest:
-    return UploadRequest(method=method, host=host, path=path,
-                         headers={k.lower(): v for k, v in headers.items()}, body=body,
-                         body_complete=body_complete, body_size=body_size, endpoint=endpoint,
-                         http_version=http_version, trust_tail=trust_tail)
+    return _new_request(method=method, host=host, path=path,
+                        headers={k.lower(): v for k, v in headers.items()}, body=body,
+                        body_complete=body_complete, body_size=body_size, endpoint=endpoint,
+                        http_version=http_version, trust_tail=trust_tail)

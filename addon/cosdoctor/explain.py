@@ -14,10 +14,8 @@ from email.utils import parsedate_to_datetime
 from cosdoctor import catalogue
 from cosdoctor.errorxml import CosErrorDoc, normalise_message, parse_error_xml
 from cosdoctor.isotime import parse_iso8601
+from cosdoctor.preflight import Analysis, condition_evidence, expiration_evidence, verdict
 from cosdoctor.redact import redact_evidence
-from cosdoctor.preflight import (
-    Analysis, condition_evidence, condition_finding, expiration_evidence, verdict,
-)
 
 SUCCESS_STATUSES = frozenset({200, 201, 204, 303})
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cosdoctor.multipart import MultipartForm, Part, _fast_constructor, parse_multipart
+from cosdoctor.fastinit import fast_constructor
+from cosdoctor.multipart import MultipartForm, Part, parse_multipart
 
 FILE_FIELD = "file"
 # Field values longer than this are summarised, not decoded: only the file part may be large.
@@ -41,12 +42,14 @@ class UploadForm:
     def file(self) -> Part | None:
         return self.file_parts[0] if self.file_parts else None
 
+    # Both try `name` as given first: callers mostly pass lower-case names, and a hit is then the
+    # right answer (every key is lower-cased, and lower() of a lower-cased string is itself).
     def get(self, name: str) -> str | None:
-        found = self.by_name.get(name.lower())
+        found = self.by_name.get(name) or self.by_name.get(name.lower())
         return found.value if found else None
 
     def has(self, name: str) -> bool:
-        return name.lower() in self.by_name
+        return name in self.by_name or name.lower() in self.by_name
 
     @property
     def filename(self) -> str | None:
@@ -76,9 +79,9 @@ class UploadForm:
         return "anonymous"
 
 
-# Cheaper FormField(...) and UploadForm(...), see multipart._fast_constructor.
-_new_field = _fast_constructor(FormField)
-_new_upload_form = _fast_constructor(UploadForm)
+# Cheaper FormField(...) and UploadForm(...), see fastinit.fast_constructor.
+_new_field = fast_constructor(FormField)
+_new_upload_form = fast_constructor(UploadForm)
 
 
 def substitute_filename(value: str, filename: str | None) -> str:

@@ -427,7 +427,7 @@ class _Renderer:
             out.append(f"  http_string: {_quote(check.http_string)}")
         if not verified:
             state = "MALFORMED" if mistake else "not verified"
-            out.append(f"  verified: false   # no SecretKey for this q-ak (set cos_credentials to verify)")
+            out.append("  verified: false   # no SecretKey for this q-ak (set cos_credentials to verify)")
             out.append(f"  result: {state}")
         else:
             out.append("  verified: true")

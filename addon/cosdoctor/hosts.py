@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cosdoctor.fastinit import fast_constructor
+
 __all__ = [
     "CosEndpoint",
     "parse_cos_host",
@@ -56,6 +58,10 @@ class CosEndpoint:
     internal: bool = False
 
 
+# CosEndpoint(...) at a third of the cost (every argument given), see fastinit.fast_constructor.
+_new_endpoint = fast_constructor(CosEndpoint)
+
+
 def normalise_host(host: str | None) -> str | None:
     """Lower-case ``host`` and drop a ``:port`` and a trailing dot; None when it is not a name."""
     if not isinstance(host, str):
@@ -80,7 +86,7 @@ def parse_cos_host(host: str | None, path: str = "/") -> CosEndpoint | None:
         internal = m["service"] == "cos-internal"
         if internal and m["domain"] != "tencentcos.cn":
             return None
-        return CosEndpoint(h, m["bucket"], m["appid"], m["region"], "virtual", internal)
+        return _new_endpoint(h, m["bucket"], m["appid"], m["region"], "virtual", internal)
     m = _PATH_HOST.match(h)  # before legacy: "cos" is not a legacy bucket
     if m:
         if not isinstance(path, str):

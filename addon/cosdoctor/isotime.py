@@ -62,19 +62,20 @@ def parse_iso8601(text: str) -> int | None:
     m = _ISO8601.fullmatch(text)
     if m is None:
         return None
-    year, month, day = int(m["year"]), int(m["month"]), int(m["day"])
-    hour, minute, second = int(m["hour"]), int(m["minute"]), int(m["second"])
+    year, month, day, hour, minute, second, _, _, sign, zone_h, zone_m = m.groups()
+    year, month, day = int(year), int(month), int(day)
+    hour, minute, second = int(hour), int(minute), int(second)
     if not 1 <= month <= 12:
         return None
     days_in_month = 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month - 1]
     if not 1 <= day <= days_in_month or hour > 23 or minute > 59 or second > 59:
         return None
     offset = 0
-    if m["sign"]:
-        zh, zm = int(m["zh"]), int(m["zm"] or 0)
+    if sign:
+        zh, zm = int(zone_h), int(zone_m or 0)
         if zh > 23 or zm > 59:
             return None
-        offset = (zh * 3600 + zm * 60) * (1 if m["sign"] == "+" else -1)
+        offset = (zh * 3600 + zm * 60) * (1 if sign == "+" else -1)
     # The fraction is non-negative, so dropping it is the floor even before 1970.
     return _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
 

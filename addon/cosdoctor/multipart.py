@@ -15,12 +15,11 @@ Offsets are positions in the body; part numbers in `detail` texts are `Part.inde
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, fields, make_dataclass
-from typing import NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import NoReturn
 from urllib.parse import unquote_to_bytes
 
-_T = TypeVar("_T")
+from cosdoctor.fastinit import fast_constructor
 
 MAX_HEADER_BLOCK = 16 * 1024      # bytes of headers per part before 'unterminated-part-headers'
 MAX_PARTS = 10_000                # more parts -> error reason 'too-many-parts' (a cap becomes a finding)
@@ -80,23 +79,6 @@ class Part:
         return None
 
 
-def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A constructor for the frozen, slotted dataclass `cls`, three times cheaper than `cls(...)`.
-
-    A frozen dataclass's __init__ sets every field through object.__setattr__, which costs more
-    than all the parsing of a small part. This builds a mutable twin with the same slots in the
-    same order (plain slot stores), then switches the instance's __class__ to `cls`: the result
-    is indistinguishable from `cls(...)` (type, fields, equality, hash, frozenness). Python refuses
-    the __class__ switch if the layouts ever differ, so this cannot go wrong silently.
-    """
-    def __post_init__(self: object) -> None:
-        self.__class__ = cls
-
-    return make_dataclass(f"_{cls.__name__}Draft", [(f.name, f.type) for f in fields(cls)],
-                          namespace={"__post_init__": __post_init__},
-                          slots=True, eq=False, repr=False, match_args=False)
-
-
 @dataclass(frozen=True, slots=True)
 class Malformation:
     reason: str                   # one of REASONS
@@ -115,8 +97,8 @@ class MultipartForm:
         return body[part.data_start:part.data_end]
 
 
-_new_part = _fast_constructor(Part)
-_new_form = _fast_constructor(MultipartForm)
+_new_part = fast_constructor(Part)
+_new_form = fast_constructor(MultipartForm)
 
 
 # --- parameters (Content-Type, Content-Disposition) -------------------------------------------

@@ -11,12 +11,12 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, make_dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import TypeVar
 from urllib.parse import unquote, unquote_plus
 
+from cosdoctor.fastinit import fast_constructor
 from cosdoctor.isotime import parse_iso8601, why_not_iso8601
 
 __all__ = [
@@ -73,26 +73,8 @@ class Policy:
         return None
 
 
-_T = TypeVar("_T")
-
-
-def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A constructor for the frozen, slotted dataclass `cls`, three times cheaper than `cls(...)`.
-
-    A frozen dataclass's __init__ sets every field through object.__setattr__. This builds a
-    mutable twin with the same slots in the same order (plain slot stores), then switches the
-    instance's __class__ to `cls`: the result is indistinguishable from `cls(...)`. Python refuses
-    the switch if the layouts ever differ, so this cannot go wrong silently.
-    """
-    def __post_init__(self: object) -> None:
-        self.__class__ = cls
-
-    return make_dataclass(f"_{cls.__name__}Draft", [(f.name, f.type) for f in fields(cls)],
-                          namespace={"__post_init__": __post_init__},
-                          slots=True, eq=False, repr=False, match_args=False)
-
-
-_new_condition = _fast_constructor(Condition)
+_new_condition = fast_constructor(Condition)
+_new_policy = fast_constructor(Policy)
 
 
 # --- decoding -------------------------------------------------------------------------------------
@@ -320,7 +302,7 @@ def decode_policy(b64: str) -> Policy:
 
     def result(raw: bytes = b"", document: dict | None = None, expiration: str | None = None,
                expiration_unix: int | None = None, conditions: tuple[Condition, ...] = ()) -> Policy:
-        return Policy(b64, raw, document, expiration, expiration_unix, conditions, tuple(problems))
+        return _new_policy(b64, raw, document, expiration, expiration_unix, conditions, tuple(problems))
 
     raw, detail = _decode_base64(b64)
     if detail is not None:
@@ -370,7 +352,7 @@ def decode_policy(b64: str) -> Policy:
         elif not conds:
             problems.append(PolicyProblem("no-conditions", "The conditions array is empty.", "conditions"))
         else:
-            conditions = tuple(_parse_condition(i, c) for i, c in enumerate(conds))
+            conditions = tuple([_parse_condition(i, c) for i, c in enumerate(conds)])
     elif not _top_level_case(document, "conditions", problems):
         problems.append(PolicyProblem("no-conditions", "The policy has no conditions."))
 
@@ -390,7 +372,7 @@ class ConditionResult:
     why: str  # one short sentence
 
 
-_new_result = _fast_constructor(ConditionResult)
+_new_result = fast_constructor(ConditionResult)
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -499,4 +481,4 @@ def evaluate_conditions(policy: Policy, fields: Mapping[str, str], *, bucket: st
     ``fields`` maps lower-cased field names to values (``${filename}`` already substituted).
     Names match case-insensitively, values case-sensitively; ``bucket`` is the Host's bucket-appid.
     """
-    return tuple(_evaluate_one(c, fields, bucket, file_size) for c in policy.conditions)
+    return tuple([_evaluate_one(c, fields, bucket, file_size) for c in policy.conditions])

@@ -36,6 +36,8 @@ SENSITIVE_FIELDS = frozenset({
     "authorization",
 })
 _AUTH_STRING_FIELDS = frozenset({"signature", "authorization"})
+# Evidence keys that hold a signature or token themselves (see redact_evidence).
+_SECRET_EVIDENCE_KEYS = ("token", "q_signature", "signature")
 
 # Inside an auth string or a query string: the pairs whose values are shortened. The separator may
 # be URL-encoded ("%3D", "%26") when the string travels inside a query parameter.
@@ -100,14 +102,27 @@ def _secret_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
 
 
+def _pattern_of(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    return _secret_pattern(frozenset(s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LEN))
+
+
+# The addon scrubs every flow's texts with the same tuple of SecretKeys: one cache lookup.
+_tuple_pattern = functools.lru_cache(maxsize=64)(_pattern_of)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every occurrence of any secret (of 8 characters or more) replaced."""
     if not isinstance(text, str):
         text = str(text)
     if secrets is None:
         return text
-    usable = frozenset(s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LEN)
-    pattern = _secret_pattern(usable)
+    if type(secrets) is tuple:
+        try:
+            pattern = _tuple_pattern(secrets)
+        except TypeError:                   # an unhashable item (not a secret): the slow path
+            pattern = _pattern_of(secrets)
+    else:
+        pattern = _pattern_of(secrets)
     return pattern.sub(REDACTED, text) if pattern is not None else text
 
 
@@ -117,15 +132,16 @@ def redact_evidence(evidence: dict) -> dict:
     Runs before the catalogue renders titles and causes from the evidence, so no text built from
     a condition on `x-cos-security-token` (say) ever holds the full value.
     """
-    field_name = str(evidence.get("field") or "").lower()
-    values = [evidence.get("actual"), evidence.get("expected")]
-    if field_name in SENSITIVE_FIELDS:
-        values += evidence.get("values") or []
+    field_name = evidence.get("field")
+    if field_name and str(field_name).lower() in SENSITIVE_FIELDS:
+        values = [evidence.get("actual"), evidence.get("expected"), *(evidence.get("values") or [])]
     else:
         values = []
-    for key in ("token", "q_signature", "signature"):
-        if isinstance(evidence.get(key), str):
+    for key in _SECRET_EVIDENCE_KEYS:
+        if key in evidence and isinstance(evidence[key], str):
             values.append(evidence[key])
+    if not values:            # the usual finding: nothing that could hold a secret
+        return evidence
     secrets = sorted({v for v in values if isinstance(v, str) and len(v) > 8}, key=len, reverse=True)
     if not secrets:
         return evidence

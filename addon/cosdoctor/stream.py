@@ -6,7 +6,7 @@ the file itself is only counted.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 HEAD_LIMIT = 64 * 1024
 

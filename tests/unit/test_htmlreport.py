@@ -379,7 +379,7 @@ def test_cli_skips_and_counts_malformed_lines(tmp_path: Path, capsys, bad_line: 
     source = write_jsonl(tmp_path / "r.jsonl", [record(), bad_line, b"", ok_record()])
     assert cos_report.main([str(source)]) == 0
     err = capsys.readouterr().err
-    assert f"r.jsonl:2: skipped, " in err and reason in err
+    assert "r.jsonl:2: skipped, " in err and reason in err
     assert "skipped 1 malformed line(s)" in err
     assert len(doc((tmp_path / "r.html").read_text(encoding="utf-8")).xpath("//details")) == 2
 
