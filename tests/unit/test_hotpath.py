@@ -6,10 +6,14 @@ cached scrub pattern) is checked against the general rule it stands in for.
 """
 from __future__ import annotations
 
+import random
+from email.utils import formatdate, parsedate_to_datetime
+
 import pytest
 
 from cosdoctor import catalogue
 from cosdoctor.diagnosis import _clean
+from cosdoctor.explain import _http_date
 from cosdoctor.form import parse_form
 from cosdoctor.formbuilder import FormSpec
 from cosdoctor.redact import REDACTED, redact_evidence, scrub, shorten
@@ -117,3 +121,33 @@ def test_redact_evidence_leaves_harmless_evidence_alone(evidence, changed):
     assert result is evidence
     assert (result != before) is changed
     assert not changed or all(SIGNATURE not in str(v) for v in result.values())
+
+
+# --- the Date header -------------------------------------------------------------------------------
+
+def _general_http_date(value: str) -> int | None:
+    try:
+        return int(parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+@pytest.mark.parametrize("value", [
+    "Sun, 06 Nov 1994 08:49:37 GMT", "Sun, 29 Nov 2026 19:16:49 GMT", "Sat, 28 Feb 2026 23:59:59 GMT",
+    "Sun, 31 Feb 2026 10:00:00 GMT", "Sun, 30 Nov 2026 23:59:60 GMT", "Sun, 18 Nov 0035 22:59:05 GMT",
+    "Sun, 99 Nov 2026 10:00:00 GMT", "Sun, 06 Nov 1994 24:00:00 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+    "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 08:49:37 +0800", "garbage", "",
+])
+def test_date_header_reads_as_email_utils_reads_it(value):
+    assert _http_date(value) == (_general_http_date(value) if value else None)
+
+
+def test_date_header_fast_path_agrees_on_many_dates():
+    rng = random.Random(7)
+    for _ in range(20_000):
+        seconds = rng.randrange(0, 2 ** 33)
+        value = formatdate(seconds, usegmt=True)
+        assert _http_date(value) == seconds, value
+        mutated = list(value)
+        mutated[rng.randrange(len(mutated))] = rng.choice("0123456789 :,GMTX")
+        assert _http_date("".join(mutated)) == _general_http_date("".join(mutated)), "".join(mutated)
