@@ -1019,8 +1019,11 @@ def targets(parsers: list[ParserResult], e2e: list[E2EResult], memory: MemoryRes
         caveat = f" (inconclusive on this machine for {', '.join(unsure)}: the 95% interval spans " \
                  "the target)" if unsure else ""
         split = "; ".join(f"{r.kind}: hosting a script {(r.script_ratio - 1) * 100:+.1f}%, the addon's code "
-                          f"{(r.own_ratio - 1) * 100:+.1f}%" for r in chosen
-                          if r.script_ratio is not None and r.own_ratio is not None)
+                          f"{(r.own_ratio - 1) * 100:+.1f}%" + (
+                              f" (its hooks inside mitmdump: {r.hooks_us_in_proxy:.0f} us = "
+                              f"{r.hooks_us_in_proxy / (r.cpu_ms_without * 10):+.1f}%)"
+                              if r.hooks_us_in_proxy is not None else "")
+                          for r in chosen if r.script_ratio is not None and r.own_ratio is not None)
         out.append(Target(all(r.cpu_ratio <= limit for r in chosen),
                           f"proxy CPU/request with the addon on {what}: {figures}; "
                           f"target <= {(limit - 1) * 100:+.0f}%{caveat}" + (f" [{split}]" if split else "")))
