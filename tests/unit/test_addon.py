@@ -195,3 +195,24 @@ def test_har_entry_without_response_is_not_explained_as_an_error(addon):
         addon.response(flow)
     ids = [f["id"] for f in flow.metadata["cos"]["findings"]]
     assert not [i for i in ids if i.startswith("Unknown_")]
+
+
+# --- header look-ups from the raw fields (every flow pays for them) ---------------------------------
+
+@pytest.mark.parametrize("fields", [
+    [(b"Host", b"bucket-1250000000.cos.ap-beijing.myqcloud.com")],
+    [(b"HOST", b"a.example"), (b"host", b"b.example")],          # repeated: folded as mitmproxy folds
+    [(b"Host", "é.example".encode())],
+    [(b"Host", b"\xff\xfe.example")],                             # not UTF-8: surrogate-escaped alike
+    [(b"X-Other", b"1")],
+    [],
+])
+def test_raw_header_lookups_read_what_mitmproxy_reads(fields):
+    request = http.Request.make("POST", "http://127.0.0.1/", b"", {})
+    request.headers = http.Headers([*fields, (b"Content-Type", b"multipart/form-data; boundary=x")])
+    assert cos_addon._host_header(request) == request.host_header
+    assert cos_addon._header(request.headers, b"content-type") == request.headers.get("content-type")
+    assert cos_addon._header(request.headers, b"missing") is None
+    request.http_version = "HTTP/2.0"
+    request.authority = "h2.example"
+    assert cos_addon._host_header(request) == request.host_header == "h2.example"
