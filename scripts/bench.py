@@ -596,7 +596,6 @@ def bench_e2e(config: Config, root: Path, log: Callable[[str], None], pin_cpus: 
     for kind in kinds:
         runs = samples[kind.name]
         with_, script, bare = runs["addon"], runs["script"], runs["bare"]
-        cpu = lambda a, b: [x[0] / y[0] for x, y in zip(a, b) if y[0] > 0]  # noqa: E731
         results.append(E2EResult(
             kind.name, kind.host != NON_COS_HOST,
             statistics.median(s[0] for s in with_), statistics.median(s[0] for s in bare),
@@ -609,6 +608,11 @@ def bench_e2e(config: Config, root: Path, log: Callable[[str], None], pin_cpus: 
             own_ratio=statistics.median(cpu(with_, script)), own_ratio_ci=median_ci(cpu(with_, script)),
             hooks_us_in_proxy=in_proxy.get(kind.name)))
     return results
+
+
+def cpu(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[float]:
+    """Per-batch CPU ratios a/b of two variants measured in the same rounds."""
+    return [x[0] / y[0] for x, y in zip(a, b) if y[0] > 0]
 
 
 def median_ci(values: list[float], resamples: int = 2000) -> tuple[float, float]:

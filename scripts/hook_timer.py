@@ -8,7 +8,7 @@ caches are cold (the in-process `hooks` rows time them warm). Garbage collection
 start inside a hook are timed apart ("gc_ns"): they collect the whole proxy's garbage, and would
 have run a moment later without the addon. Requests may carry an `X-Bench-Kind` header to be
 counted under that name. At shutdown the totals are written as JSON to the file named by
-COSDOCTOR_HOOK_TIMES: {kind: {"ns": hook time without GC, "gc_ns": ..., "calls": n, "flows": n}}.
+COSDOCTOR_HOOK_TIMES: {kind: {"ns": hook time without GC, "gc_ns": ..., "calls": n}}.
 """
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ class HookTimer:
     def __init__(self, doctor: cos_addon.CosDoctor) -> None:
         self.doctor = doctor
         self.totals: dict[str, dict[str, int]] = {}
-        self._seen: set[str] = set()
         self._inside = False
         self._gc_ns = 0              # collections that ran inside the hook being timed
         self._gc_started = 0
@@ -61,13 +60,10 @@ class HookTimer:
                 spent = time.thread_time_ns() - started
                 self._inside = False
                 kind = flow.request.headers.get(KIND_HEADER, "untagged")
-                entry = self.totals.setdefault(kind, {"ns": 0, "gc_ns": 0, "calls": 0, "flows": 0})
+                entry = self.totals.setdefault(kind, {"ns": 0, "gc_ns": 0, "calls": 0})
                 entry["ns"] += spent - self._gc_ns
                 entry["gc_ns"] += self._gc_ns
                 entry["calls"] += 1
-                if flow.id not in self._seen:
-                    self._seen.add(flow.id)
-                    entry["flows"] += 1
         return timed
 
     def running(self) -> None:

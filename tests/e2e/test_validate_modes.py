@@ -18,20 +18,21 @@ pytestmark = pytest.mark.e2e
 FAILING = [c for c in CASES if c.expected_id]
 
 
-@pytest.fixture(scope="module")
-def block_rig(tmp_path_factory):
-    rig = start_rig(tmp_path_factory, "rig-block", "--set", "cos_validate=block")
+def _rig_in_mode(tmp_path_factory, mode: str):
+    rig = start_rig(tmp_path_factory, f"rig-{mode}", "--set", f"cos_validate={mode}")
     yield rig
     rig.proxy.stop()
     rig.emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def block_rig(tmp_path_factory):
+    yield from _rig_in_mode(tmp_path_factory, "block")
 
 
 @pytest.fixture(scope="module")
 def warn_rig(tmp_path_factory):
-    rig = start_rig(tmp_path_factory, "rig-warn", "--set", "cos_validate=warn")
-    yield rig
-    rig.proxy.stop()
-    rig.emulator.stop()
+    yield from _rig_in_mode(tmp_path_factory, "warn")
 
 
 def post(rig, body: bytes, content_type: str, tag: str, allow_redirects: bool = True) -> requests.Response:

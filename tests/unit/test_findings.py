@@ -229,14 +229,19 @@ def test_a_token_condition_never_puts_the_full_token_in_any_text():
     assert token not in text and ("Yw8" * 20) not in text
 
 
-def test_diagnosis_shortens_sent_tokens_in_cos_error_message_too():
-    from cosdoctor.diagnosis import diagnose
-    token = "sts-token-" + "Qp7" * 20
+def _analysis_sending_token(token: str):
+    """An upload that sends `token` while its policy wants another security token."""
     spec = with_policy(add_condition({"x-cos-security-token": "x" * 30}), default_spec().set("x-cos-security-token", token))
     body, content_type = spec.encode()
     request = request_for("POST", HOST, "/", {"content-type": content_type, "content-length": str(len(body))},
                           body, parse_cos_host(HOST))
-    analysis = analyse_request(request, CREDENTIALS, NOW)
+    return analyse_request(request, CREDENTIALS, NOW)
+
+
+def test_diagnosis_shortens_sent_tokens_in_cos_error_message_too():
+    from cosdoctor.diagnosis import diagnose
+    token = "sts-token-" + "Qp7" * 20
+    analysis = _analysis_sending_token(token)
     xml = render_error_xml("AccessDenied", f"Condition key x-cos-security-token doesn't match the value {token}", HOST, "r")
     result = diagnose(analysis, read_answer(403, {}, xml), NOW, CREDENTIALS)
     dumped = json.dumps([result.findings, result.error, result.comment(), result.headers()], ensure_ascii=False)
@@ -256,10 +261,6 @@ def test_cors_hidden_response():
 def test_sensitive_evidence_is_shortened_once_to_first_and_last_four():
     from cosdoctor.diagnosis import diagnose
     token = "sts-token-" + "Rk5" * 20
-    spec = with_policy(add_condition({"x-cos-security-token": "x" * 30}), default_spec().set("x-cos-security-token", token))
-    body, content_type = spec.encode()
-    request = request_for("POST", HOST, "/", {"content-type": content_type, "content-length": str(len(body))},
-                          body, parse_cos_host(HOST))
-    found = next(f for f in diagnose(analyse_request(request, CREDENTIALS, NOW), None, NOW).findings
+    found = next(f for f in diagnose(_analysis_sending_token(token), None, NOW).findings
                  if f["id"] == "AccessDenied_Condition")
     assert found["evidence"]["actual"] == token[:4] + "…" + token[-4:]
