@@ -23,18 +23,19 @@ from mitmproxy import command, ctx, exceptions, flow, hooks, http  # noqa: E402
 from mitmproxy.log import ALERT  # noqa: E402
 
 import cos_contentview  # noqa: E402
-from cosdoctor import catalogue  # noqa: E402
-from cosdoctor.cors import check_actual_response, check_preflight, with_cors_finding  # noqa: E402
-from cosdoctor.credentials import CredentialsError, CredentialStore, load_credentials  # noqa: E402
-from cosdoctor.diagnosis import Diagnosis, block_answer, diagnose, preflight, request_for  # noqa: E402
-from cosdoctor.explain import read_answer  # noqa: E402
-from cosdoctor.hosts import HostGlobs, custom_endpoint, is_probably_cos_host, parse_cos_host  # noqa: E402
-from cosdoctor.isotime import format_iso8601  # noqa: E402
-from cosdoctor.origin import PolicyOrigins, attribute  # noqa: E402
-from cosdoctor.preflight import Analysis  # noqa: E402
-from cosdoctor.redact import scrub  # noqa: E402
-from cosdoctor.report import ReportWriter, record  # noqa: E402
-from cosdoctor.stream import StreamTee  # noqa: E402
+from cosdoctor.findings import catalogue  # noqa: E402
+from cosdoctor.findings.cors import check_actual_response, check_preflight, with_cors_finding  # noqa: E402
+from cosdoctor.cos.credentials import CredentialsError, CredentialStore, load_credentials  # noqa: E402
+from cosdoctor.findings.diagnose import Diagnosis, block_answer, diagnose, preflight, request_for  # noqa: E402
+from cosdoctor.findings.answer import read_answer  # noqa: E402
+from cosdoctor.cos.hosts import HostGlobs, custom_endpoint, is_probably_cos_host, parse_cos_host  # noqa: E402
+from cosdoctor.cos.times import format_iso8601  # noqa: E402
+from cosdoctor.findings.policy_origin import PolicyOrigins, attribute  # noqa: E402
+from cosdoctor.findings.request_checks import Analysis  # noqa: E402
+from cosdoctor.cos.secrets import scrub  # noqa: E402
+from cosdoctor.render.jsonl import ReportWriter, record  # noqa: E402
+from cosdoctor.render.text import diagnosis_headers, diagnosis_log_line, flow_comment, metadata  # noqa: E402
+from cosdoctor.wire.stream import StreamTee  # noqa: E402
 
 logger = logging.getLogger("cosdoctor")
 
@@ -430,7 +431,7 @@ class CosDoctor:
         target = os.path.expanduser(str(path))
         try:
             if target.lower().endswith((".html", ".htm")):
-                from cosdoctor.htmlreport import render_html
+                from cosdoctor.render.html import render_html
                 with open(target, "w", encoding="utf-8") as handle:
                     handle.write(render_html(records, lang=self.lang, title=f"COS POST audit: {len(records)} flow(s)"))
             else:
@@ -448,8 +449,8 @@ class CosDoctor:
 
     def annotate_flow(self, flow: http.HTTPFlow, diagnosis: Diagnosis) -> None:
         """Idempotent: a flow read back with -nr is overwritten, never appended to."""
-        flow.metadata[META_KEY] = diagnosis.metadata()
-        flow.comment = diagnosis.comment()
+        flow.metadata[META_KEY] = metadata(diagnosis)
+        flow.comment = flow_comment(diagnosis)
         if diagnosis.failing:
             flow.marked = ERROR_MARK
         elif flow.marked == ERROR_MARK:
@@ -460,7 +461,7 @@ class CosDoctor:
         if response is None or not self.annotate or not diagnosis.findings:
             return
         if diagnosis.failing or response.status_code >= 400:
-            for name, value in diagnosis.headers().items():
+            for name, value in diagnosis_headers(diagnosis).items():
                 response.headers[name] = value
             if "access-control-allow-origin" in response.headers:
                 # Let the page's script read the diagnosis (COS itself does not expose these).
@@ -471,7 +472,7 @@ class CosDoctor:
 
     def record_of(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> dict:
         request = flow.request
-        meta = diagnosis.metadata()
+        meta = metadata(diagnosis)
         client = flow.client_conn.peername[0] if flow.client_conn and flow.client_conn.peername else None
         host = request.host_header
         return record(time=format_iso8601(int(request.timestamp_start or time.time())), flow_id=flow.id,
@@ -488,7 +489,7 @@ class CosDoctor:
                 break
         request = flow.request
         if diagnosis.findings and (diagnosis.failing or (diagnosis.status or 0) >= 400):
-            logger.warning(diagnosis.log_line(request.method, _url(request, request.host_header)))
+            logger.warning(diagnosis_log_line(diagnosis, request.method, _url(request, request.host_header)))
         if self.report is not None:
             self.report.write(self.record_of(flow, diagnosis, action))
 

@@ -26,12 +26,12 @@ import cosdoctor  # noqa: E402,F401 - the core package; its view module is impor
 
 def summarize(*args, **kwargs) -> str:
     """cosdoctor.formview.summarize, imported when a view is first drawn (memory, not speed)."""
-    from cosdoctor.formview import summarize as render_text
+    from cosdoctor.render.view import summarize as render_text
     return render_text(*args, **kwargs)
 
 
 def looks_like_cos_form(data: bytes) -> bool:
-    from cosdoctor.formview import looks_like_cos_form as check
+    from cosdoctor.render.view import looks_like_cos_form as check
     return check(data)
 
 NAME = "COS POST Object"

@@ -43,9 +43,9 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cosrig  # noqa: E402  (puts addon/ on sys.path)
-from cosdoctor.form import parse_form  # noqa: E402
-from cosdoctor.formbuilder import FormSpec, signed_form  # noqa: E402
-from cosdoctor.multipart import parse_multipart  # noqa: E402
+from cosdoctor.wire.form import parse_form  # noqa: E402
+from devkit.formbuilder import FormSpec, signed_form  # noqa: E402
+from cosdoctor.wire.multipart import parse_multipart  # noqa: E402
 
 KIB, MIB = 1024, 1024 * 1024
 BOUNDARY = "----WebKitFormBoundary7MA4YWxkTrZu0gW"   # what a browser sends
@@ -1136,9 +1136,9 @@ def pathological_bodies(size: int) -> dict[str, tuple[bytes, str]]:
 
 def bench_linear(config: Config) -> list[LinearResult]:
     """Time per byte of the whole request analysis as pathological bodies grow: it must stay flat."""
-    from cosdoctor.diagnosis import request_for
-    from cosdoctor.hosts import parse_cos_host
-    from cosdoctor.preflight import analyse_request
+    from cosdoctor.findings.diagnose import request_for
+    from cosdoctor.cos.hosts import parse_cos_host
+    from cosdoctor.findings.request_checks import analyse_request
     endpoint = parse_cos_host(cosrig.COS_HOST)
     sizes = [64 * KIB, 256 * KIB, MIB] if config.name == "quick" else [256 * KIB, MIB, 4 * MIB, 16 * MIB]
     results = []

@@ -25,13 +25,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addon"))
 
-from cosdoctor.credentials import CredentialsError, load_credentials  # noqa: E402
-from cosdoctor.errorxml import render_error_xml  # noqa: E402
-from cosdoctor.hosts import parse_cos_host  # noqa: E402
-from cosdoctor.isotime import parse_iso8601  # noqa: E402
-from cosdoctor.multipart import parse_multipart  # noqa: E402
-from cosdoctor.policy import decode_policy  # noqa: E402
-from cosdoctor.signature import header_signature, parse_auth_string, post_signature  # noqa: E402
+from cosdoctor.cos.credentials import CredentialsError, load_credentials  # noqa: E402
+from cosdoctor.wire.errorxml import render_error_xml  # noqa: E402
+from cosdoctor.cos.hosts import parse_cos_host  # noqa: E402
+from cosdoctor.cos.times import parse_iso8601  # noqa: E402
+from cosdoctor.wire.multipart import parse_multipart  # noqa: E402
+from cosdoctor.cos.policy import decode_policy  # noqa: E402
+from cosdoctor.cos.signature import header_signature, parse_auth_string, post_signature  # noqa: E402
 
 # COS's own wording (cos-post-object.md §5); where COS documents none, a plain guess marked so.
 MSG_MALFORMED = "The body of your POST request is not well-formed multipart/form-data."

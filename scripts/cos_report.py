@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addon"))
 
-from cosdoctor.htmlreport import LABELS, render_html  # noqa: E402
+from cosdoctor.render.html import LABELS, render_html  # noqa: E402
 
 MAX_PROBLEMS_SHOWN = 20
 

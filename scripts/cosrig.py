@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "addon"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from cos_emulator import Emulator, make_server  # noqa: E402
-from cosdoctor.credentials import load_credentials  # noqa: E402
+from cosdoctor.cos.credentials import load_credentials  # noqa: E402
 
 # The official test identity from COS's signature docs (cos-post-object.md §3.1): not a real account.
 SECRET_ID = "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q"

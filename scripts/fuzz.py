@@ -42,25 +42,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "addon"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from cosdoctor import catalogue  # noqa: E402
-from cosdoctor.annotate import dumps_record  # noqa: E402
-from cosdoctor.credentials import Credential, CredentialStore  # noqa: E402
-from cosdoctor.diagnosis import Diagnosis, LocalAnswer, block_answer, diagnose  # noqa: E402
-from cosdoctor.errorxml import MAX_XML_BYTES, CosErrorDoc, parse_error_xml, render_error_xml  # noqa: E402
-from cosdoctor.explain import ANSWERS, CosAnswer, answer_id, explain, read_answer  # noqa: E402
-from cosdoctor.form import MAX_FIELD_DECODE, UploadForm, parse_form  # noqa: E402
-from cosdoctor.formbuilder import policy_b64, signed_form  # noqa: E402
-from cosdoctor.hosts import custom_endpoint, parse_cos_host  # noqa: E402
-from cosdoctor.isotime import format_iso8601  # noqa: E402
-from cosdoctor.multipart import (  # noqa: E402
+from cosdoctor.findings import catalogue  # noqa: E402
+from cosdoctor.render.text import diagnosis_headers, diagnosis_log_line, dumps_record, flow_comment, metadata  # noqa: E402
+from cosdoctor.cos.credentials import Credential, CredentialStore  # noqa: E402
+from cosdoctor.findings.diagnose import Diagnosis, LocalAnswer, block_answer, diagnose  # noqa: E402
+from cosdoctor.wire.errorxml import MAX_XML_BYTES, CosErrorDoc, parse_error_xml, render_error_xml  # noqa: E402
+from cosdoctor.findings.answer import ANSWERS, CosAnswer, answer_id, explain, read_answer  # noqa: E402
+from cosdoctor.wire.form import MAX_FIELD_DECODE, UploadForm, parse_form  # noqa: E402
+from devkit.formbuilder import policy_b64, signed_form  # noqa: E402
+from cosdoctor.cos.hosts import custom_endpoint, parse_cos_host  # noqa: E402
+from cosdoctor.cos.times import format_iso8601  # noqa: E402
+from cosdoctor.wire.multipart import (  # noqa: E402
     MAX_PARTS, REASONS, Malformation, MultipartForm, Part, parse_boundary, parse_multipart,
 )
-from cosdoctor.policy import (  # noqa: E402
+from cosdoctor.cos.policy import (  # noqa: E402
     Condition, ConditionResult, Policy, PolicyProblem, decode_policy, evaluate_conditions,
 )
-from cosdoctor.preflight import Analysis, UploadRequest, analyse_request, verdict  # noqa: E402
-from cosdoctor.report import record  # noqa: E402
-from cosdoctor.signature import KEY_TIME_RE, AuthString, is_hex40, parse_auth_string, sign_key  # noqa: E402
+from cosdoctor.findings.request_checks import Analysis, UploadRequest, analyse_request, verdict  # noqa: E402
+from cosdoctor.render.jsonl import record  # noqa: E402
+from cosdoctor.cos.signature import KEY_TIME_RE, AuthString, is_hex40, parse_auth_string, sign_key  # noqa: E402
 
 TARGETS = ("multipart", "policy", "auth", "xml", "pipeline")
 
@@ -421,13 +421,13 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
 
     diagnosis = diagnose(analysis, answer, local_now, store)
     need(type(diagnosis) is Diagnosis, "pipeline.diagnosis-type")
-    comment = diagnosis.comment()
+    comment = flow_comment(diagnosis)
     need(isinstance(comment, str), "pipeline.comment")
-    for name, value in diagnosis.headers().items():
+    for name, value in diagnosis_headers(diagnosis).items():
         need(isinstance(value, str) and re.fullmatch(r"[\x20-\x7e]*", value), "pipeline.header-ascii",
              (name, value[:80]))
-    log_line = diagnosis.log_line(method, f"http://{host}{path}") if diagnosis.findings else ""
-    meta = diagnosis.metadata()
+    log_line = diagnosis_log_line(diagnosis, method, f"http://{host}{path}") if diagnosis.findings else ""
+    meta = metadata(diagnosis)
     line = dumps_record(record(
         time=format_iso8601(now), flow_id="fuzz", client="127.0.0.1", method=method,
         url=f"http://{host}{path}", host=host, bucket=meta["bucket"], region=meta["region"],
@@ -436,7 +436,7 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
     need("\n" not in line and "\r" not in line, "pipeline.report-line-break")
     need(isinstance(json.dumps(meta), str), "pipeline.metadata-json")
     # Secrets: neither key nor anything derived from it may appear anywhere.
-    outputs = "\n".join([line, json.dumps(meta), comment, log_line, json.dumps(diagnosis.headers())])
+    outputs = "\n".join([line, json.dumps(meta), comment, log_line, json.dumps(diagnosis_headers(diagnosis))])
     key_time = analysis.form.get("q-key-time") if analysis.form else None
     for secret in (SECRET_KEY, WRONG_KEY):
         need(secret not in outputs, "pipeline.secret-leak", "SecretKey in an output")

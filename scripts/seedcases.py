@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import cosrig
-from cosdoctor.formbuilder import FormSpec, resign, signed_form
-from cosdoctor.isotime import format_iso8601
-from cosdoctor.signature import hmac_sha1_hex, sign_key
+from devkit.formbuilder import FormSpec, resign, signed_form
+from cosdoctor.cos.times import format_iso8601
+from cosdoctor.cos.signature import hmac_sha1_hex, sign_key
 
 
 def _document(spec: FormSpec) -> dict:

@@ -1,4 +1,4 @@
-"""Sans-I/O core of the COS POST doctor: multipart, policy, signatures, error XML, catalogue, checks.
+"""Sans-I/O core of the COS upload doctor, in stages: wire -> cos -> findings -> render.
 
 Nothing in this package imports mitmproxy, so the emulator, scripts and tests reuse it directly.
 """

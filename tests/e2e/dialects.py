@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import cosrig
-from cosdoctor.formbuilder import FormSpec, policy_b64
-from cosdoctor.isotime import format_iso8601
-from cosdoctor.signature import header_signature, post_signature
+from devkit.formbuilder import FormSpec, policy_b64
+from cosdoctor.cos.times import format_iso8601
+from cosdoctor.cos.signature import header_signature, post_signature
 
 ID, KEY, BUCKET, HOST = cosrig.SECRET_ID, cosrig.SECRET_KEY, cosrig.BUCKET, cosrig.COS_HOST
 STS_TOKEN = "sts-token-" + "Ab3" * 30

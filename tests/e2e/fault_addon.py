@@ -33,7 +33,7 @@ class InjectFault:
 
         # requestheaders is a hook: wrap the inner work, keep the fail-open wrapper in place.
         if stage == "requestheaders":
-            import cosdoctor.stream as stream_module
+            import cosdoctor.wire.stream as stream_module
             stream_module.StreamTee.__init__ = lambda self, *a, **k: broken()
             return
         setattr(target, method, broken)

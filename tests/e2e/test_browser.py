@@ -25,7 +25,7 @@ import pytest
 import cosrig
 import upload_page
 from conftest import Rig
-from cosdoctor.formbuilder import signed_form
+from devkit.formbuilder import signed_form
 
 pytestmark = pytest.mark.e2e
 

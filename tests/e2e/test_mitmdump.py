@@ -9,7 +9,7 @@ import requests
 from mitmproxy import io
 
 import cosrig
-from cosdoctor.formbuilder import FormSpec
+from devkit.formbuilder import FormSpec
 from seedcases import CASES, encode
 
 pytestmark = pytest.mark.e2e

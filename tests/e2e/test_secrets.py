@@ -13,7 +13,7 @@ from mitmproxy import io
 import cosrig
 import dialects
 from conftest import start_rig
-from cosdoctor.signature import parse_auth_string
+from cosdoctor.cos.signature import parse_auth_string
 from seedcases import CASES, encode
 
 pytestmark = pytest.mark.e2e

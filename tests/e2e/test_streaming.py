@@ -9,7 +9,7 @@ import requests
 import cosrig
 import seedcases
 from conftest import start_rig
-from cosdoctor.formbuilder import signed_form
+from devkit.formbuilder import signed_form
 
 pytestmark = pytest.mark.e2e
 

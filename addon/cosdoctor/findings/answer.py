@@ -1,0 +1,282 @@
+"""Explain COS's answer to an upload, using what the request analysis found.
+
+COS's error XML says *what* failed in one terse line; the request analysis knows *why*. This module
+maps (Code, Message) to a catalogue ID with the table below, then copies the request-side evidence
+(the failing condition, the signing mistake, both clocks) into the response finding.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from cosdoctor.findings import catalogue
+from cosdoctor.wire.errorxml import CosErrorDoc, normalise_message, parse_error_xml
+from cosdoctor.cos.times import parse_iso8601
+from cosdoctor.findings.request_checks import Analysis, condition_evidence, expiration_evidence, verdict
+from cosdoctor.cos.secrets import redact_evidence
+
+SUCCESS_STATUSES = frozenset({200, 201, 204, 303})
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+# (Code, Message pattern or None for any, finding ID). First match wins; order matters.
+ANSWERS: tuple[tuple[str, str | None, str], ...] = (
+    ("AccessDenied", r"^Condition key q-ak doesn't match", "AccessDenied_q-ak"),
+    ("AccessDenied", r"^Condition key bucket doesn't match", "AccessDenied_BucketNotConsistent"),
+    ("AccessDenied", r"^Condition key \S+ doesn't match", "AccessDenied_Condition"),
+    ("AccessDenied", r"has been expired, expiration time", "AccessDenied_Expiration"),
+    ("AccessDenied", r"^Request has expired", "AccessDenied_RequestExpired"),
+    ("AccessDenied", r"referer", "AccessDenied_RefererRule"),
+    ("AccessDenied", r"sign(a)?ture empty", "AccessDenied_SignatureEmpty"),
+    ("AccessDenied", r"^Access Denied", "AccessDenied_NoPermission"),
+    ("InvalidPolicyDocument", r"must provide condition", "InvalidPolicyDocument_JSONFormat"),
+    ("MalformedPOSTRequest", None, "MalformedPOSTRequest_POSTBody"),
+    ("EntityTooLarge", r"content-length-range", "EntityTooLarge_ContentLengthRange"),
+    ("EntityTooLarge", None, "EntityTooLarge_MaxObjectSize"),
+    ("EntityTooSmall", None, "EntityTooSmall_ContentLengthRange"),
+    ("IncorrectNumberOfFilesInPostRequest", None, "IncorrectNumberOfFilesInPostRequest_FileCount"),
+    ("RequestTimeTooSkewed", None, "RequestTimeTooSkewed_ClockSkew"),
+    ("InvalidAccessKeyId", None, "InvalidAccessKeyId_SecretId"),
+    ("ExpiredToken", None, "ExpiredToken_SecurityToken"),
+    ("AccessForbidden", None, "AccessForbidden_CORS"),
+    ("KeyTooLong", None, "KeyTooLong_ObjectKey"),
+    ("InvalidURI", None, "KeyTooLong_ObjectKey"),
+    ("MissingContentLength", None, "MissingContentLength_ChunkedBody"),
+    ("InvalidDigest", None, "InvalidDigest_ContentMD5"),
+    ("BadDigest", None, "InvalidDigest_ContentMD5"),
+    ("NoSuchBucket", None, "NoSuchBucket_Host"),
+    ("MethodNotAllowed", None, "MethodNotAllowed_PresignedURL"),
+    ("InternalError", None, "InternalError_ServerSide"),
+    ("SlowDown", None, "SlowDown_RateLimited"),
+    ("ServiceUnavailable", None, "SlowDown_RateLimited"),
+)
+# Codes whose exact finding depends on what the request analysis saw.
+FAMILY_BY_CODE = {
+    "SignatureDoesNotMatch": ("SignatureDoesNotMatch_POSTSignature", "SignatureDoesNotMatch_SignatureField"),
+    "InvalidPolicyDocument": ("InvalidPolicyDocument_JSONFormat", "InvalidPolicyDocument_Base64",
+                              "InvalidPolicyDocument_Expiration", "InvalidPolicyDocument_Condition"),
+    "InvalidArgument": ("InvalidArgument_MissingField", "InvalidArgument_TrafficLimit"),
+}
+CONDITION_FIELD_RE = re.compile(r"^Condition key (\S+) doesn't match the value ?(.*)$", re.S)
+EXPIRED_RE = re.compile(r"expiration time: ?(\d+) but the time now ?: ?(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class CosAnswer:
+    status: int
+    error: CosErrorDoc | None
+    server_time: int | None        # from the Date header (or <ServerTime>)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in SUCCESS_STATUSES
+
+    def error_record(self) -> dict | None:
+        if self.error is None:
+            return None
+        e = self.error
+        return {"code": e.code, "message": normalise_message(e.message or ""),
+                "request_id": e.request_id, "trace_id": e.trace_id, "resource": e.resource}
+
+
+def read_answer(status: int, headers: Mapping[str, str], body: bytes | None) -> CosAnswer:
+    error = parse_error_xml(body) if status >= 300 and status != 303 else None
+    server_time = _http_date(headers.get("date"))
+    if server_time is None and error is not None:
+        for name, value in error.extra:
+            if name == "ServerTime":
+                server_time = parse_iso8601(value)
+    return CosAnswer(status, error, server_time)
+
+
+# The one Date format HTTP servers send (RFC 9110 IMF-fixdate), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+_IMF_FIXDATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+                          r"Nov|Dec) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT\Z")
+_MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
+
+
+def _http_date(value: str | None) -> int | None:
+    """Unix time of a Date header; every COS answer has one, so the usual format is read directly
+    (email.utils costs ten times more); anything else goes the general way."""
+    if not value:
+        return None
+    m = _IMF_FIXDATE.match(value)
+    if m:
+        day, month, year, hour, minute, second = m.groups()
+        # Days 29-31, leap seconds and years before 1970 take the general path (its rules for them).
+        if 1 <= int(day) <= 28 and int(year) >= 1970 and int(hour) <= 23 and int(minute) <= 59 \
+                and int(second) <= 59:
+            return calendar.timegm((int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second)))
+    try:
+        return int(parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def answer_id(analysis: Analysis | None, answer: CosAnswer) -> str | None:
+    """The catalogue ID for COS's answer; None for a success."""
+    if answer.ok:
+        return None
+    if answer.error is None or not answer.error.code:
+        return f"Unknown_HTTP{answer.status}"
+    code = answer.error.code
+    message = normalise_message(answer.error.message or "")
+    family = FAMILY_BY_CODE.get(code)
+    if family and analysis is not None:
+        if code == "SignatureDoesNotMatch":
+            return family[1] if analysis.mode == "signature-field" else family[0]
+        for found in analysis.findings:
+            if found["id"] in family:
+                return found["id"]
+    for answer_code, pattern, finding_id in ANSWERS:
+        if code == answer_code and (pattern is None or re.search(pattern, message, re.I)):
+            return finding_id
+    if family:
+        return family[0]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "", code)[:64].lstrip("._-")
+    return "Unknown_" + (cleaned or "Code")
+
+
+def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]:
+    """Findings for one COS flow: COS's answer explained first, then the request's own findings."""
+    lang = analysis.lang
+    predicted = verdict(analysis)
+    response_id = answer_id(analysis, answer)
+    results: list[dict] = []
+    if response_id is not None:
+        evidence = _response_evidence(analysis, answer, response_id, local_now)
+        results.append(catalogue.finding(response_id, "response", redact_evidence(evidence), lang))
+    for found in analysis.findings:
+        if found["id"] == response_id:
+            continue
+        if answer.ok and found["severity"] == "error":
+            continue                      # COS accepted it: our prediction was wrong (reported below)
+        results.append(found)
+    disagreement = _disagreement(predicted, response_id, answer)
+    if disagreement:
+        results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement, lang))
+    if answer.server_time is not None and abs(local_now - answer.server_time) > 60:
+        if response_id not in ("AccessDenied_Expiration", "RequestTimeTooSkewed_ClockSkew"):
+            results.append(catalogue.finding("Warning_ClockSkew", "response",
+                                             {"clock_skew_s": local_now - answer.server_time}, lang))
+    return sort_findings(results)
+
+
+def sort_findings(findings: list[dict]) -> list[dict]:
+    """Most important first: COS's own answer, then errors, warnings, info (stable otherwise)."""
+    return sorted(findings, key=lambda f: (f["phase"] != "response" or f["id"].startswith("Warning_"),
+                                           SEVERITY_ORDER.get(f["severity"], 3)))
+
+
+def _disagreement(predicted: dict | None, response_id: str | None, answer: CosAnswer) -> dict | None:
+    predicted_id = predicted["id"] if predicted else None
+    if predicted_id == response_id:
+        return None
+    if response_id is not None and not _predictable(response_id):
+        return None
+    cos = response_id if response_id is not None else f"accepted ({answer.status})"
+    return {"preflight": predicted_id or "accept", "cos": cos,
+            "cos_code": answer.error.code if answer.error else None}
+
+
+def _predictable(finding_id: str) -> bool:
+    """Answers a request-only check could have foreseen (not permissions, tokens or server trouble)."""
+    return finding_id in PREDICTABLE_IDS
+
+
+PREDICTABLE_IDS = frozenset({
+    "AccessDenied_q-ak", "AccessDenied_Expiration", "SignatureDoesNotMatch_POSTSignature",
+    "InvalidPolicyDocument_JSONFormat", "AccessDenied_BucketNotConsistent", "AccessDenied_Condition",
+    "MalformedPOSTRequest_POSTBody", "EntityTooLarge_ContentLengthRange",
+    "EntityTooSmall_ContentLengthRange", "EntityTooLarge_MaxObjectSize",
+    "IncorrectNumberOfFilesInPostRequest_FileCount", "InvalidPolicyDocument_Base64",
+    "InvalidPolicyDocument_Expiration", "InvalidPolicyDocument_Condition",
+    "SignatureDoesNotMatch_SignatureField", "InvalidArgument_MissingField",
+    "InvalidArgument_TrafficLimit", "KeyTooLong_ObjectKey", "InvalidDigest_ContentMD5",
+})
+
+
+def _response_evidence(analysis: Analysis, answer: CosAnswer, finding_id: str, local_now: int) -> dict:
+    evidence: dict[str, object] = {}
+    for found in analysis.findings:           # the request-side facts, when the check saw it too
+        if found["id"] == finding_id:
+            evidence.update(found["evidence"])
+            break
+    error = answer.error
+    message = normalise_message(error.message or "") if error else ""
+    if error is not None:
+        evidence.update({"code": error.code, "message": message, "request_id": error.request_id})
+        for name, value in error.extra:
+            if name in ("StringToSign", "FormatString", "ServerTime"):
+                evidence["cos_" + name.lower()] = value
+    else:
+        evidence.setdefault("status", answer.status)
+    if finding_id in ("AccessDenied_Condition", "AccessDenied_q-ak", "AccessDenied_BucketNotConsistent",
+                      "EntityTooLarge_ContentLengthRange", "EntityTooSmall_ContentLengthRange"):
+        _condition_from_message(analysis, message, finding_id, evidence)
+    elif finding_id == "AccessDenied_Expiration":
+        _expiration_from_message(analysis, answer, message, local_now, evidence)
+    elif finding_id in ("SignatureDoesNotMatch_POSTSignature", "SignatureDoesNotMatch_SignatureField"):
+        if "verified" not in evidence:
+            evidence.update(_unverified_signature(analysis))
+    elif finding_id == "MalformedPOSTRequest_POSTBody" and "reason" not in evidence:
+        _malformed_reason(analysis, evidence)
+    elif finding_id == "RequestTimeTooSkewed_ClockSkew" and answer.server_time is not None:
+        evidence["clock_skew_s"] = local_now - answer.server_time
+    elif finding_id == "AccessDenied_NoPermission":
+        evidence.update({"key": analysis.key, "bucket": analysis.bucket,
+                         "q_ak": analysis.form.get("q-ak") if analysis.form else None,
+                         "token_present": bool(analysis.form and analysis.form.has("x-cos-security-token"))})
+    return evidence
+
+
+def _condition_from_message(analysis: Analysis, message: str, finding_id: str, evidence: dict) -> None:
+    match = CONDITION_FIELD_RE.match(message)
+    field_name = match.group(1) if match else ("content-length-range" if "ContentLengthRange" in finding_id else None)
+    if match:
+        evidence["cos_value"] = match.group(2)
+    if field_name is None:
+        return
+    result = analysis.condition_for(field_name)
+    if result is not None:
+        evidence.update(condition_evidence(result))
+    else:
+        evidence.setdefault("field", field_name.lower())
+        evidence.setdefault("actual", analysis.form.get(field_name) if analysis.form else None)
+        evidence.setdefault("condition", None)
+        evidence.setdefault("index", None)
+        evidence.setdefault("expected", None)
+
+
+def _expiration_from_message(analysis: Analysis, answer: CosAnswer, message: str, local_now: int,
+                             evidence: dict) -> None:
+    match = EXPIRED_RE.search(message)
+    server_now = int(match.group(2)) if match else answer.server_time
+    if analysis.policy is not None and analysis.policy.expiration_unix is not None:
+        evidence.update(expiration_evidence(analysis.policy, analysis.form, local_now,
+                                            server_now=server_now, local_now=local_now))
+    if match:
+        evidence["expiration_unix"] = int(match.group(1))
+        evidence["now_unix"] = int(match.group(2))
+        evidence["expired_for_s"] = int(match.group(2)) - int(match.group(1))
+    if answer.server_time is not None:
+        evidence["clock_skew_s"] = local_now - answer.server_time
+
+
+def _unverified_signature(analysis: Analysis) -> dict:
+    check = analysis.signature
+    return {"verified": bool(check and check.verified), "mistake": check.mistake if check else None,
+            "mistake_text": "", "string_to_sign": check.string_to_sign if check else None}
+
+
+def _malformed_reason(analysis: Analysis, evidence: dict) -> None:
+    form = analysis.form
+    trailing = form.multipart.parts[form.file.index + 1:] if form is not None and form.file else ()
+    if trailing:
+        evidence.update({"reason": "file-not-last", "offset": trailing[0].start,
+                         "detail": "fields follow the file part: " + ", ".join(p.name or "?" for p in trailing)})
+    else:
+        evidence.update({"reason": None, "offset": None,
+                         "detail": "the body parsed cleanly here; COS saw something else (a proxy in between?)"})

@@ -1,0 +1,129 @@
+"""One COS flow, diagnosed: the glue between request analysis, COS's answer and the annotations.
+
+The addon converts a mitmproxy flow into plain values, calls `diagnose`, and applies the result;
+offline tools and tests call the same function, so every surface shows the same diagnosis.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cosdoctor.findings import catalogue
+from cosdoctor.wire.jsonsafe import plain
+from cosdoctor.cos.credentials import CredentialStore
+from cosdoctor.wire.errorxml import render_error_xml
+from cosdoctor.findings.answer import CosAnswer, explain, sort_findings
+from cosdoctor.cos.hosts import CosEndpoint
+from cosdoctor.findings.request_checks import Analysis, UploadRequest, analyse_request, is_certain, verdict
+from cosdoctor.cos.secrets import SENSITIVE_FIELDS, scrub, shorten
+from cosdoctor.cos.signature import parse_auth_string
+
+
+@dataclass
+class Diagnosis:
+    analysis: Analysis | None
+    findings: list[dict]
+    error: dict | None = None          # COS's <Error>, as the report shows it
+    status: int | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    metadata_cache: dict | None = field(default=None, repr=False)   # render.text.metadata's result
+
+    @property
+    def failing(self) -> bool:
+        return has_error(self.findings)
+
+
+def has_error(findings: Iterable[Mapping]) -> bool:
+    return any(f["severity"] == "error" for f in findings)
+
+
+def preflight(request: UploadRequest, credentials: CredentialStore | None, now: int,
+              lang: str = "en") -> Analysis:
+    return analyse_request(request, credentials, now, lang)
+
+
+def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
+             credentials: CredentialStore | None = None) -> Diagnosis:
+    """Findings for a flow that has COS's answer (or none: an error or a blocked request)."""
+    if answer is None:
+        findings = sort_findings(list(analysis.findings))
+        status = None
+        error = None
+    else:
+        findings = explain(analysis, answer, local_now)
+        status = answer.status
+        error = answer.error_record()
+    secrets = credentials.secrets() if credentials else ()
+    sent = _sent_secrets(analysis)
+    return Diagnosis(analysis, _clean(findings, sent), _clean(error, sent), status, secrets)
+
+
+def _sent_secrets(analysis: Analysis) -> list[str]:
+    """Signatures and tokens this request carried: shortened wherever COS or we quote them."""
+    form = analysis.form
+    if form is None:
+        return []
+    values = [f.value for f in form.fields if f.lname in SENSITIVE_FIELDS and len(f.value) > 8]
+    auth = form.get("signature")
+    if auth:
+        signature = parse_auth_string(auth).signature
+        if signature and len(signature) > 8:
+            values.append(signature)
+    return sorted(set(values), key=len, reverse=True)
+
+
+# Values _clean returns as they are (no call needed for them).
+_UNTOUCHED = (type(None), bool, int, float)
+
+
+def _clean(value, secrets: list[str]):
+    """`value` with every sent secret shortened in its strings (dict keys excepted), then `plain`:
+    a fresh copy of every list and dict, so the caller may change it freely."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, shorten(secret) or "")
+        return value if value.isascii() else plain(value)
+    if isinstance(value, list):
+        return [v if type(v) in _UNTOUCHED else _clean(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {(k if type(k) is str and k.isascii() else plain(k)):      # plain(k), without the call
+                v if type(v) in _UNTOUCHED else _clean(v, secrets) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAnswer:
+    """What block mode sends in COS's name: COS's status, Code and Message, a proxy RequestId."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    finding: dict
+
+
+def block_answer(analysis: Analysis, request_id: str, resource: str) -> LocalAnswer | None:
+    """The answer COS would certainly give, or None when we cannot be sure (then never block)."""
+    found = verdict(analysis)
+    if found is None or not is_certain(analysis, found):
+        return None
+    entry = catalogue.entry(found["id"])
+    message = catalogue.cos_message(found["id"], found["evidence"])
+    if entry.status is None or entry.code is None or message is None:
+        return None
+    body = render_error_xml(entry.code, message, resource, request_id)
+    headers = {"Content-Type": "application/xml", "Server": "tencent-cos",
+               "x-cos-request-id": request_id}
+    return LocalAnswer(entry.status, body, headers, found)
+
+
+
+
+def request_for(method: str, host: str | None, path: str, headers: Mapping[str, str],
+                body: bytes | None, endpoint: CosEndpoint | None, *, body_complete: bool = True,
+                body_size: int | None = None, http_version: str = "HTTP/1.1",
+                trust_tail: bool = False) -> UploadRequest:
+    return UploadRequest(method=method, host=host, path=path,
+                        headers={k.lower(): v for k, v in headers.items()}, body=body,
+                        body_complete=body_complete, body_size=body_size, endpoint=endpoint,
+                        http_version=http_version, trust_tail=trust_tail)

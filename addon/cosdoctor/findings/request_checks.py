@@ -1,0 +1,551 @@
+"""Check a POST Object request the way COS does, before (or without) its answer.
+
+`analyse_request` runs the checks in the order COS is believed to apply them (spec §7) and returns
+every finding, not only the first: the first *error* is what COS would answer (`verdict`), the rest
+is what the user will hit next. Findings are catalogue dicts; this module holds no message text.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+
+from cosdoctor.findings import catalogue
+from cosdoctor.cos.credentials import CredentialStore
+from cosdoctor.wire.form import UploadForm, parse_form
+from cosdoctor.cos.hosts import CosEndpoint
+from cosdoctor.cos.times import format_iso8601, whole_hour_offset
+from cosdoctor.cos.policy import ConditionResult, Policy, decode_policy, evaluate_conditions
+from cosdoctor.cos.secrets import redact_evidence, shorten
+from cosdoctor.cos.signature import (
+    KEY_TIME_RE, find_header_mistake, find_post_mistake, header_signature, is_hex40,
+    parse_auth_string, post_signature,
+)
+
+MAX_OBJECT_SIZE = 5 * 1024 ** 3
+MAX_KEY_BYTES = 850
+TRAFFIC_LIMIT_RANGE = (819200, 838860800)
+LONG_EXPIRATION_S = 24 * 3600
+MAX_DUPLICATE_FINDINGS = 20      # a hostile form may repeat thousands of names: report the first
+REQUIRED_POLICY_FIELDS = ("policy", "q-sign-algorithm", "q-ak", "q-key-time", "q-signature")
+REQUIRED_CONDITIONS = ("q-sign-algorithm", "q-ak", "q-sign-time")
+# Fields COS documents as usable in policy conditions (besides x-cos-* and x-cos-meta-*).
+DOCUMENTED_CONDITION_FIELDS = frozenset({
+    "acl", "bucket", "key", "cache-control", "content-type", "content-disposition",
+    "content-encoding", "expires", "success_action_redirect", "success_action_status",
+    "q-sign-algorithm", "q-ak", "q-sign-time",
+})
+# Malformation reasons whose COS answer is not documented: reported, never blocked.
+UNDOCUMENTED_REASONS = frozenset({"no-file-part", "file-not-last", "too-many-parts"})
+# Policy problems that COS documents with the InvalidPolicyDocument message we know.
+POLICY_PROBLEM_IDS = {
+    "base64": "InvalidPolicyDocument_Base64",
+    "utf8": "InvalidPolicyDocument_JSONFormat",
+    "json": "InvalidPolicyDocument_JSONFormat",
+    "not-object": "InvalidPolicyDocument_JSONFormat",
+    "top-level-case": "InvalidPolicyDocument_JSONFormat",
+    "no-conditions": "InvalidPolicyDocument_JSONFormat",
+    "no-expiration": "InvalidPolicyDocument_Expiration",
+    "bad-expiration": "InvalidPolicyDocument_Expiration",
+}
+
+
+@dataclass(slots=True)
+class UploadRequest:
+    """What the checks need of an HTTP request; built by the addon, the emulator or a test."""
+
+    method: str
+    host: str | None                       # the Host header (not the connection target)
+    path: str
+    headers: Mapping[str, str]             # lower-cased names
+    body: bytes | None                     # None when not available (streamed, HAR without body)
+    body_complete: bool = True             # False: `body` is only the first bytes of the upload
+    body_size: int | None = None           # the full body size when known (streamed uploads)
+    endpoint: CosEndpoint | None = None
+    http_version: str = "HTTP/1.1"
+    trust_tail: bool = False               # COS accepted it: the file runs to the closing delimiter
+
+
+@dataclass(slots=True)
+class SignatureCheck:
+    mode: str                              # "policy" | "signature-field"
+    verified: bool                         # a SecretKey for the q-ak was available
+    ok: bool | None                        # None when not verified
+    mistake: str | None
+    string_to_sign: str | None
+    expected_signature: str | None         # shortened
+    http_string: str | None = None
+
+
+
+
+@dataclass
+class Analysis:
+    request: UploadRequest
+    now: int
+    lang: str = "en"
+    endpoint: CosEndpoint | None = None
+    form: UploadForm | None = None
+    policy: Policy | None = None
+    conditions: tuple[ConditionResult, ...] = ()
+    signature: SignatureCheck | None = None
+    findings: list[dict] = field(default_factory=list)
+    undocumented: set[str] = field(default_factory=set)  # ids whose COS answer here is a guess
+
+    @property
+    def mode(self) -> str:
+        return self.form.mode if self.form else "anonymous"
+
+    @property
+    def key(self) -> str | None:
+        return self.form.key if self.form else None
+
+    @property
+    def bucket(self) -> str | None:
+        return self.endpoint.bucket if self.endpoint else None
+
+    @property
+    def region(self) -> str | None:
+        return self.endpoint.region if self.endpoint else None
+
+    @property
+    def file_size(self) -> int | None:
+        if self.form is None or self.form.file is None:
+            return None
+        part = self.form.file
+        if self.request.body_complete:
+            return part.size
+        if self.request.body_size is not None:
+            # Streamed: everything after the file's first byte, less the closing delimiter.
+            boundary = self.form.multipart.boundary or ""
+            return max(0, self.request.body_size - part.data_start - len(boundary) - 8)
+        return None
+
+    def add(self, finding_id: str, evidence: Mapping[str, object] | None = None, *,
+            documented: bool = True) -> dict:
+        found = catalogue.finding(finding_id, "preflight", redact_evidence(dict(evidence or {})), self.lang)
+        self.findings.append(found)
+        if not documented:
+            self.undocumented.add(finding_id)
+        return found
+
+    def ids(self) -> list[str]:
+        return [f["id"] for f in self.findings]
+
+    def condition_for(self, field_name: str) -> ConditionResult | None:
+        """The first failing condition on a field, else the first condition on it."""
+        lname = field_name.lower()
+        matching = [r for r in self.conditions if r.field == lname]
+        failing = [r for r in matching if not r.ok]
+        return (failing or matching or [None])[0]
+
+
+def verdict(analysis: Analysis) -> dict | None:
+    """The first error finding: what COS answers (check order is spec §7)."""
+    for found in analysis.findings:
+        if found["severity"] == "error":
+            return found
+    return None
+
+
+def is_certain(analysis: Analysis, found: dict) -> bool:
+    """Only a documented COS answer may be sent in COS's name (block mode)."""
+    return catalogue.entry(found["id"]).certain and found["id"] not in analysis.undocumented
+
+
+def analyse_request(request: UploadRequest, credentials: CredentialStore | None, now: int,
+                    lang: str = "en") -> Analysis:
+    analysis = Analysis(request=request, now=now, lang=lang, endpoint=request.endpoint)
+    if not _check_transport_and_body(analysis):
+        return analysis
+    form = analysis.form
+    assert form is not None
+    _check_file_and_key(analysis, form)
+    mode = form.mode
+    if mode == "policy":
+        _check_policy_mode(analysis, form, credentials)
+    elif mode == "signature-field":
+        _check_signature_field_mode(analysis, form, credentials)
+    _check_field_values(analysis, form)
+    _lint(analysis, form)
+    return analysis
+
+
+# --- transport and multipart ---------------------------------------------------------------
+
+def _check_transport_and_body(analysis: Analysis) -> bool:
+    request = analysis.request
+    headers = request.headers
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    if "content-length" not in headers and request.body_complete and (
+            chunked or request.http_version.startswith("HTTP/1")):
+        # A chunked HTTP/1 upload: COS answers 411. (HTTP/2 carries the length in its frames.)
+        analysis.add("MissingContentLength_ChunkedBody",
+                     {"transfer_encoding": headers.get("transfer-encoding")}, documented=False)
+    if request.body is None:
+        analysis.add("Info_BodyMissing", {})
+        return False
+    content_length = _int_or_none(headers.get("content-length")) if request.body_complete else None
+    form = parse_form(headers.get("content-type"), request.body, content_length=content_length,
+                      body_complete=request.body_complete, trust_tail=request.trust_tail)
+    analysis.form = form
+    if not request.body_complete:
+        analysis.add("Info_StreamedBody", {"seen_bytes": len(request.body)})
+    error = form.multipart.error
+    if error is not None:
+        analysis.add("MalformedPOSTRequest_POSTBody",
+                     {"reason": error.reason, "offset": error.offset, "detail": error.detail},
+                     documented=error.reason not in UNDOCUMENTED_REASONS)
+        return False
+    if not form.file_parts and (form.multipart.complete or request.body_complete):
+        analysis.add("MalformedPOSTRequest_POSTBody",
+                     {"reason": "no-file-part", "offset": len(request.body),
+                      "detail": "the form has no part named 'file'"}, documented=False)
+        return False
+    return True
+
+
+def _check_file_and_key(analysis: Analysis, form: UploadForm) -> None:
+    if len(form.file_parts) > 1:
+        analysis.add("IncorrectNumberOfFilesInPostRequest_FileCount",
+                     {"file_parts": len(form.file_parts)}, documented=False)
+    key = form.key
+    if key is None or key == "":
+        analysis.add("InvalidArgument_MissingField", {"field": "key"}, documented=False)
+    elif len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        analysis.add("KeyTooLong_ObjectKey", {"key_bytes": len(key.encode("utf-8"))},
+                     documented=False)
+    size = analysis.file_size
+    if size is not None and size > MAX_OBJECT_SIZE:
+        analysis.add("EntityTooLarge_MaxObjectSize", {"actual": size})
+
+
+# --- policy mode -----------------------------------------------------------------------------
+
+def _check_policy_mode(analysis: Analysis, form: UploadForm,
+                       credentials: CredentialStore | None) -> None:
+    for name in REQUIRED_POLICY_FIELDS:
+        if not form.has(name):
+            analysis.add("InvalidArgument_MissingField", {"field": name}, documented=False)
+    policy_text = form.get("policy")
+    if policy_text is None:
+        return
+    policy = decode_policy(policy_text)
+    analysis.policy = policy
+    if not _check_policy_document(analysis, policy):
+        return
+    _check_expiration(analysis, policy, form)
+    _check_post_signature(analysis, form, policy, credentials)
+    _check_conditions(analysis, form, policy, required=True)
+
+
+def _check_policy_document(analysis: Analysis, policy: Policy) -> bool:
+    """False when COS cannot go further than the policy document itself."""
+    for problem in policy.problems:
+        if problem.kind == "duplicate-key":
+            analysis.add("Warning_DuplicatePolicyKey", {"where": problem.where, "detail": problem.detail})
+    fatal = policy.fatal
+    if fatal is not None:
+        finding_id = POLICY_PROBLEM_IDS.get(fatal.kind, "InvalidPolicyDocument_JSONFormat")
+        evidence = {"problem": fatal.kind, "detail": fatal.detail, "where": fatal.where}
+        if finding_id == "InvalidPolicyDocument_Expiration":
+            evidence["expiration"] = policy.expiration
+        analysis.add(finding_id, evidence, documented=fatal.kind == "no-conditions")
+        return False
+    for condition in policy.conditions:
+        if condition.op == "invalid":
+            analysis.add("InvalidPolicyDocument_Condition",
+                         {"condition": condition.text, "index": condition.index,
+                          "detail": condition.problem}, documented=False)
+    return True
+
+
+def expiration_evidence(policy: Policy, form: UploadForm | None, now: int,
+                        server_now: int | None = None, local_now: int | None = None) -> dict:
+    """Everything a user needs to see why the policy expired, and a hint when it smells of time zones."""
+    expiration_unix = policy.expiration_unix if policy.expiration_unix is not None else 0
+    reference = server_now if server_now is not None else now
+    expired_for = reference - expiration_unix
+    evidence: dict[str, object] = {
+        "expiration": policy.expiration,
+        "expiration_unix": expiration_unix,
+        "now_unix": reference,
+        "now": format_iso8601(reference),
+        "expired_for_s": expired_for,
+        "expired_for": human_duration(expired_for),
+        "clock_skew_s": (local_now - server_now) if (server_now is not None and local_now is not None) else None,
+        "timezone_hint": timezone_hint(policy, form, expired_for),
+    }
+    return evidence
+
+
+def timezone_hint(policy: Policy, form: UploadForm | None, expired_for: int) -> str:
+    """Whole-hour gaps point at a local time written with 'Z' (e.g. a JVM in UTC+8)."""
+    key_time = form.get("q-key-time") if form else None
+    if key_time and KEY_TIME_RE.match(key_time) and policy.expiration_unix is not None:
+        end = int(key_time.split(";")[1])
+        hours = whole_hour_offset(end - policy.expiration_unix)
+        if hours:
+            return (f"expiration is {hours} h earlier than the end of q-key-time: a local time "
+                    f"(UTC{hours:+d}) was probably written with 'Z'; format the time in UTC")
+    hours = whole_hour_offset(expired_for)
+    if hours:
+        return (f"the policy expired {hours} h ago almost exactly: probably a local time (UTC{hours:+d}) "
+                f"written with 'Z'; format the expiration in UTC")
+    return ""
+
+
+def human_duration(seconds: int) -> str:
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes else "", f"{secs} s" if secs and not days else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+def _check_expiration(analysis: Analysis, policy: Policy, form: UploadForm) -> None:
+    if policy.expiration_unix is not None and policy.expiration_unix <= analysis.now:
+        analysis.add("AccessDenied_Expiration", expiration_evidence(policy, form, analysis.now))
+
+
+def _check_post_signature(analysis: Analysis, form: UploadForm, policy: Policy,
+                          credentials: CredentialStore | None) -> None:
+    provided = form.get("q-signature")
+    key_time = form.get("q-key-time") or ""
+    q_ak = form.get("q-ak")
+    string_to_sign = hashlib.sha1(policy.raw).hexdigest()
+    credential = credentials.get(q_ak) if credentials else None
+    if provided is None:
+        return
+    if not KEY_TIME_RE.match(key_time):
+        analysis.signature = SignatureCheck("policy", credential is not None, False, "malformed",
+                                            string_to_sign, None)
+        analysis.add("SignatureDoesNotMatch_POSTSignature",
+                     _signature_evidence(analysis.signature, "q-key-time is not 'start;end' in Unix seconds"),
+                     documented=False)
+        return
+    if credential is None:
+        if not is_hex40(provided):
+            mistake = "uppercase-hex" if is_hex40(provided.lower()) else "malformed"
+            analysis.signature = SignatureCheck("policy", False, False, mistake, string_to_sign, None)
+            analysis.add("SignatureDoesNotMatch_POSTSignature", _signature_evidence(analysis.signature))
+            return
+        analysis.signature = SignatureCheck("policy", False, None, None, string_to_sign, None)
+        analysis.add("Info_SignatureNotVerified", {
+            "string_to_sign": string_to_sign, "q_ak": q_ak,
+            "checked": "q-signature is 40 lowercase hex; q-key-time is well formed"})
+        return
+    correct = post_signature(credential.secret_key, key_time, policy.raw)
+    if provided == correct.signature:
+        analysis.signature = SignatureCheck("policy", True, True, None, string_to_sign,
+                                                  shorten(correct.signature), None)
+        return
+    other_times = [c.value for c in policy.conditions
+                   if (c.field or "").lower() == "q-sign-time" and c.value and c.value != key_time]
+    mistake = find_post_mistake(credential.secret_key, key_time, policy, provided,
+                                other_key_times=other_times)
+    analysis.signature = SignatureCheck("policy", True, False, mistake, string_to_sign,
+                                        shorten(correct.signature))
+    analysis.add("SignatureDoesNotMatch_POSTSignature", _signature_evidence(analysis.signature))
+
+
+def _signature_evidence(check: SignatureCheck, detail: str | None = None) -> dict:
+    evidence: dict[str, object] = {
+        "verified": check.verified,
+        "mistake": check.mistake,
+        "mistake_text": catalogue.mistake_text(check.mistake) if check.mistake else "",
+        "string_to_sign": check.string_to_sign,
+        "mode": check.mode,
+    }
+    if check.verified:
+        evidence["expected_signature"] = check.expected_signature
+    if check.http_string is not None:
+        evidence["http_string"] = check.http_string
+    if detail:
+        evidence["detail"] = detail
+    return evidence
+
+
+def _check_conditions(analysis: Analysis, form: UploadForm, policy: Policy, *, required: bool) -> None:
+    results = evaluate_conditions(policy, form.condition_values(), bucket=analysis.bucket,
+                                  file_size=analysis.file_size)
+    analysis.conditions = results
+    for result in results:
+        if result.ok or result.condition.op == "invalid":
+            continue
+        analysis.add(*condition_finding(result, form))
+    if required:
+        # The lower-cased condition fields, as evaluated ("content-length-range" or "" for the others).
+        present = {result.field for result in results}
+        for name in REQUIRED_CONDITIONS:
+            if name not in present:
+                analysis.add("Warning_MissingRequiredCondition", {"field": name})
+
+
+def condition_evidence(result: ConditionResult) -> dict:
+    return {"condition": result.condition.text, "index": result.condition.index,
+            "field": result.field, "expected": result.expected, "actual": result.actual,
+            "why": result.why}
+
+
+def condition_finding(result: ConditionResult, form: UploadForm | None) -> tuple[str, dict]:
+    """Which catalogue entry explains a failed condition."""
+    evidence = condition_evidence(result)
+    if result.field == "content-length-range":
+        low, high = result.condition.range or (0, 0)
+        too_small = isinstance(result.actual, int) and result.actual < low
+        return ("EntityTooSmall_ContentLengthRange" if too_small
+                else "EntityTooLarge_ContentLengthRange"), evidence
+    if result.field == "q-ak":
+        return "AccessDenied_q-ak", evidence
+    if result.field == "bucket":
+        return "AccessDenied_BucketNotConsistent", evidence
+    if result.field == "q-sign-time":
+        return "Warning_SignTimeMismatch", evidence
+    return "AccessDenied_Condition", evidence
+
+
+# --- Signature-field mode ----------------------------------------------------------------------
+
+def _check_signature_field_mode(analysis: Analysis, form: UploadForm,
+                                credentials: CredentialStore | None) -> None:
+    auth = parse_auth_string(form.get("signature") or "")
+    if form.has("policy"):
+        policy = decode_policy(form.get("policy") or "")
+        analysis.policy = policy
+        if _check_policy_document(analysis, policy):
+            _check_expiration(analysis, policy, form)
+            _check_conditions(analysis, form, policy, required=False)
+    if auth.problems:
+        analysis.signature = SignatureCheck("signature-field", False, False, "malformed", None, None)
+        analysis.add("SignatureDoesNotMatch_SignatureField",
+                     _signature_evidence(analysis.signature, "; ".join(auth.problems)), documented=False)
+        return
+    if auth.sign_time and KEY_TIME_RE.match(auth.sign_time):
+        end = int(auth.sign_time.split(";")[1])
+        if end < analysis.now:
+            analysis.add("AccessDenied_RequestExpired", {
+                "key_time": auth.sign_time, "key_time_end_unix": end, "now_unix": analysis.now,
+                "expired_for_s": analysis.now - end, "expired_for": human_duration(analysis.now - end)})
+    credential = credentials.get(auth.ak) if credentials else None
+    path = "/" if not analysis.endpoint or analysis.endpoint.style != "path" else f"/{analysis.bucket}/"
+    headers = _signed_header_values(auth.header_list, analysis.request, form)
+    key_time = auth.key_time or ""
+    if credential is None:
+        analysis.signature = SignatureCheck("signature-field", False, None, None, None, None)
+        analysis.add("Info_SignatureNotVerified", {
+            "q_ak": auth.ak, "string_to_sign": None,
+            "checked": "the Signature field parses; q-sign-time and q-key-time are well formed"})
+        return
+    correct = header_signature(credential.secret_key, key_time, "post", path, [], headers)
+    if auth.signature == correct.signature:
+        analysis.signature = SignatureCheck("signature-field", True, True, None,
+                                            correct.string_to_sign, shorten(correct.signature),
+                                            correct.http_string)
+        return
+    mistake = find_header_mistake(credential.secret_key, auth, "post", path, [], headers)
+    analysis.signature = SignatureCheck("signature-field", True, False, mistake,
+                                        correct.string_to_sign, shorten(correct.signature),
+                                        correct.http_string)
+    analysis.add("SignatureDoesNotMatch_SignatureField", _signature_evidence(analysis.signature))
+
+
+def _signed_header_values(names: Sequence[str], request: UploadRequest,
+                          form: UploadForm) -> list[tuple[str, str]]:
+    """Values for q-header-list: the HTTP headers first, then form fields (SDKs disagree, spec §3.2)."""
+    pairs = []
+    for name in names:
+        value = request.headers.get(name.lower())
+        if value is None:
+            value = form.get(name)
+        pairs.append((name, value if value is not None else ""))
+    return pairs
+
+
+# --- field values and lint -----------------------------------------------------------------
+
+def _check_field_values(analysis: Analysis, form: UploadForm) -> None:
+    status = form.get("success_action_status")
+    if status is not None and status not in ("200", "201", "204") and not form.has("success_action_redirect"):
+        analysis.add("Warning_SuccessActionStatus", {"actual": status})
+    limit = form.get("x-cos-traffic-limit")
+    if limit is not None:
+        value = _int_or_none(limit)
+        if value is None or not TRAFFIC_LIMIT_RANGE[0] <= value <= TRAFFIC_LIMIT_RANGE[1]:
+            analysis.add("InvalidArgument_TrafficLimit", {"actual": limit}, documented=False)
+    md5 = form.get("content-md5")
+    if md5 is not None and form.file is not None and analysis.request.body_complete and analysis.request.body:
+        digest = hashlib.md5(memoryview(analysis.request.body)[form.file.data_start:form.file.data_end]).digest()
+        try:
+            sent = base64.b64decode(md5, validate=True)
+        except (binascii.Error, ValueError):
+            sent = b""
+        if sent != digest:
+            analysis.add("InvalidDigest_ContentMD5",
+                         {"expected": base64.b64encode(digest).decode(), "actual": md5}, documented=False)
+
+
+def _lint(analysis: Analysis, form: UploadForm) -> None:
+    if form.duplicates:
+        duplicated = {name for name, _ in form.duplicates}
+        values: dict[str, list[str]] = {name: [] for name in duplicated}
+        for f in form.fields:                      # one pass: a form may repeat thousands of names
+            if f.lname in duplicated:
+                values[f.lname].append(shorten(f.value, 8) if len(f.value) > 40 else f.value)
+        for name, count in form.duplicates[:MAX_DUPLICATE_FINDINGS]:
+            analysis.add("Warning_DuplicateField", {"field": name, "count": count, "values": values[name][:10]})
+    if form.after_file:
+        trailing = [n for n in form.after_file if n.lower() != "file"]
+        if trailing:
+            analysis.add("Warning_FieldAfterFile", {"fields": trailing})
+    file = form.file
+    if file is not None and file.content_type and not form.has("content-type"):
+        analysis.add("Warning_FileContentTypeIgnored", {"part_content_type": file.content_type})
+    policy = analysis.policy
+    if policy is None or policy.fatal is not None:
+        return
+    fields: set[str] = set()
+    has_range = False
+    for c in policy.conditions:
+        lname = (c.field or "").lower()
+        fields.add(lname)
+        op = c.op
+        if op == "content-length-range":
+            has_range = True
+        elif op == "eq" or op == "starts-with":       # the checks below only concern these two
+            if op == "starts-with" and lname == "key" and c.value == "":
+                analysis.add("Warning_KeyAnyPrefix", {"condition": c.text, "index": c.index})
+            if op == "starts-with" and c.value and "*" in c.value:
+                analysis.add("Warning_StartsWithWildcard", {"condition": c.text, "index": c.index})
+            if not c.dollar:
+                analysis.add("Warning_ConditionWithoutDollar", {"condition": c.text, "index": c.index})
+            if lname not in DOCUMENTED_CONDITION_FIELDS and not lname.startswith("x-cos-"):
+                analysis.add("Warning_UnknownCondition", {"condition": c.text, "index": c.index})
+    if not has_range:
+        analysis.add("Warning_NoContentLengthRange", {})
+    if "bucket" not in fields:
+        analysis.add("Warning_NoBucketCondition", {})
+    if form.has("x-cos-security-token") and "x-cos-security-token" not in fields:
+        analysis.add("Warning_TokenNotConstrained", {})
+    if policy.expiration_unix is not None:
+        remaining = policy.expiration_unix - analysis.now
+        if remaining > LONG_EXPIRATION_S:
+            analysis.add("Warning_LongExpiration",
+                         {"expires_in_s": remaining, "expires_in": human_duration(remaining)})
+        key_time = form.get("q-key-time") or ""
+        if KEY_TIME_RE.match(key_time):
+            end = int(key_time.split(";")[1])
+            if end > policy.expiration_unix + 60:
+                analysis.add("Warning_KeyTimeOutlivesPolicy",
+                             {"key_time_end_unix": end, "expiration_unix": policy.expiration_unix})
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
