@@ -24,14 +24,13 @@ from mitmproxy.log import ALERT  # noqa: E402
 
 import cos_contentview  # noqa: E402
 from cosdoctor.findings import catalogue  # noqa: E402
-from cosdoctor.findings.cors import check_actual_response, check_preflight, with_cors_finding  # noqa: E402
 from cosdoctor.cos.credentials import CredentialsError, CredentialStore, load_credentials  # noqa: E402
-from cosdoctor.findings.diagnose import Diagnosis, block_answer, diagnose, preflight, request_for  # noqa: E402
-from cosdoctor.findings.answer import read_answer  # noqa: E402
+from cosdoctor.findings.diagnose import (Diagnosis, PlainResponse, block_answer, diagnose,  # noqa: E402
+                                         diagnose_exchange, request_for)
 from cosdoctor.cos.hosts import HostGlobs, custom_endpoint, is_probably_cos_host, parse_cos_host  # noqa: E402
 from cosdoctor.cos.times import format_iso8601  # noqa: E402
-from cosdoctor.findings.policy_origin import PolicyOrigins, attribute  # noqa: E402
-from cosdoctor.findings.request_checks import Analysis  # noqa: E402
+from cosdoctor.findings.policy_origin import PolicyOrigins  # noqa: E402
+from cosdoctor.findings.request_checks import Analysis, UploadRequest, analyse_request  # noqa: E402
 from cosdoctor.cos.secrets import scrub  # noqa: E402
 from cosdoctor.render.jsonl import ReportWriter, record  # noqa: E402
 from cosdoctor.render.text import diagnosis_headers, diagnosis_log_line, flow_comment, metadata  # noqa: E402
@@ -252,11 +251,10 @@ class CosDoctor:
 
     # --- analysis ------------------------------------------------------------------------
 
-    def analyse(self, flow: http.HTTPFlow, endpoint, accepted: bool = False) -> Analysis:
-        """The request's analysis. `accepted`: COS already took the upload, so the file part is
-        not scanned again (it runs to the closing delimiter; fields after it go unseen)."""
+    def plain_request(self, flow: http.HTTPFlow, endpoint, accepted: bool = False) -> UploadRequest:
+        """The flow's request as plain values. `accepted`: COS already took the upload, so the
+        file part is not scanned again (it runs to the closing delimiter; fields after it go unseen)."""
         request = flow.request
-        now = int(request.timestamp_start or time.time())
         body = request.raw_content if request.method == "POST" else b""
         body_complete, body_size = True, None
         tee = self._tees.get(flow.id)
@@ -265,50 +263,28 @@ class CosDoctor:
             body_size = _int(request.headers.get("content-length")) or tee.size
         elif not body and not flow.live and request.method == "POST":
             body = None          # saved traffic without its body (a HAR export often drops it)
-        upload = request_for(request.method, endpoint.host if endpoint else request.host_header, request.path,
-                             _header_dict(request.headers),
-                             body, endpoint, body_complete=body_complete, body_size=body_size,
-                             http_version=request.http_version, trust_tail=accepted)
-        if request.method != "POST":
-            return Analysis(request=upload, now=now, lang=self.lang, endpoint=endpoint)
-        return preflight(upload, self.credentials, now, self.lang)
+        return request_for(request.method, endpoint.host if endpoint else request.host_header, request.path,
+                           _header_dict(request.headers), body, endpoint, body_complete=body_complete,
+                           body_size=body_size, http_version=request.http_version, trust_tail=accepted)
+
+    def analyse(self, flow: http.HTTPFlow, endpoint) -> Analysis:
+        """The request's pre-flight analysis (a POST: the form, policy and signature checked)."""
+        now = int(flow.request.timestamp_start or time.time())
+        return analyse_request(self.plain_request(flow, endpoint), self.credentials, now, self.lang)
 
     def diagnose_flow(self, flow: http.HTTPFlow, endpoint, analysis: Analysis | None = None) -> Diagnosis:
         """The diagnosis of a finished flow: COS's answer explained, or our own block answer."""
         response = flow.response
         accepted = response is not None and (200 <= response.status_code < 300 or response.status_code == 303)
-        analysis = analysis or self.analyse(flow, endpoint, accepted)
-        # No answer to explain: none at all, a HAR entry without one (status 0), or our own.
-        if response is None or response.status_code == 0 or flow.id in self._blocked \
-                or flow.metadata.get(LOCAL_KEY):
-            diagnosis = diagnose(analysis, None, analysis.now, self.credentials)
-            if response is not None and response.status_code:
-                diagnosis.status = response.status_code
-                diagnosis.error = read_answer(response.status_code, response.headers,
-                                              response.raw_content).error_record()
-        else:
-            answer = read_answer(response.status_code, response.headers, response.raw_content)
-            local_now = int(response.timestamp_start or time.time())
-            diagnosis = diagnose(analysis, answer, local_now, self.credentials)
-            self.check_cors(flow, diagnosis)
-        if analysis.form is not None:
-            origin, policy_signed, signature_signed = self.origins.lookup(
-                analysis.form.get("policy"), analysis.form.get("q-signature"))
-            if origin is not None and origin.flow_id != flow.id:
-                attribute(diagnosis.findings, origin, policy_signed, signature_signed)
-        return diagnosis
-
-    def check_cors(self, flow: http.HTTPFlow, diagnosis: Diagnosis) -> None:
-        """Browser uploads: a refused preflight, or an answer the page is not allowed to read."""
-        request, response = flow.request, flow.response
-        if request.method == "OPTIONS":
-            check = check_preflight(request.headers, response.status_code, response.headers)
-            diagnosis.findings = with_cors_finding(diagnosis.findings, check, self.lang)
-        elif request.method == "POST" and "origin" in request.headers:
-            check = check_actual_response(request.headers, response.status_code, response.headers)
-            if check is not None and not check.allowed:
-                diagnosis.findings = with_cors_finding(diagnosis.findings, check, self.lang,
-                                                       finding_id="Warning_CORSResponseHidden")
+        plain_response = None
+        if response is not None:
+            plain_response = PlainResponse(response.status_code, _folded_header_dict(response.headers),
+                                           response.raw_content, int(response.timestamp_start or time.time()))
+        request = analysis.request if analysis is not None else self.plain_request(flow, endpoint, accepted)
+        return diagnose_exchange(request, plain_response, now=int(flow.request.timestamp_start or time.time()),
+                                 credentials=self.credentials, lang=self.lang, analysis=analysis,
+                                 answered_locally=flow.id in self._blocked or bool(flow.metadata.get(LOCAL_KEY)),
+                                 origins=self.origins, flow_id=flow.id)
 
     def action_of(self, flow: http.HTTPFlow) -> str:
         if flow.id in self._blocked or (flow.metadata.get(LOCAL_KEY) and flow.live):
@@ -524,6 +500,15 @@ def _header_dict(headers: http.Headers) -> dict[str, str]:
     result: dict[str, str] = {}
     for name, value in headers.fields:
         result.setdefault(name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape"))
+    return result
+
+
+def _folded_header_dict(headers: http.Headers) -> dict[str, str]:
+    """Lower-cased name -> value, repeated fields folded with ", " (as Headers.get does)."""
+    result: dict[str, str] = {}
+    for name, value in headers.fields:
+        key, text = name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape")
+        result[key] = f"{result[key]}, {text}" if key in result else text
     return result
 
 

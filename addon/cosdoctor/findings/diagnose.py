@@ -12,7 +12,9 @@ from cosdoctor.findings import catalogue
 from cosdoctor.wire.jsonsafe import plain
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.wire.errorxml import render_error_xml
-from cosdoctor.findings.answer import CosAnswer, explain, sort_findings
+from cosdoctor.findings.answer import CosAnswer, explain, read_answer, sort_findings
+from cosdoctor.findings.cors import check_actual_response, check_preflight, with_cors_finding
+from cosdoctor.findings.policy_origin import PolicyOrigins, attribute
 from cosdoctor.cos.hosts import CosEndpoint
 from cosdoctor.findings.request_checks import Analysis, UploadRequest, analyse_request, is_certain, verdict
 from cosdoctor.cos.secrets import SENSITIVE_FIELDS, scrub, shorten
@@ -127,3 +129,54 @@ def request_for(method: str, host: str | None, path: str, headers: Mapping[str, 
                         headers={k.lower(): v for k, v in headers.items()}, body=body,
                         body_complete=body_complete, body_size=body_size, endpoint=endpoint,
                         http_version=http_version, trust_tail=trust_tail)
+
+
+@dataclass(slots=True)
+class PlainResponse:
+    """What the pipeline needs of an HTTP answer; built by the addon's adapter, a tool or a test."""
+
+    status: int                            # 0: a saved entry without an answer (HAR)
+    headers: Mapping[str, str]             # lower-cased names, repeated fields folded with ", "
+    body: bytes | None
+    time: int                              # local time the answer arrived (unix seconds)
+
+
+def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *, now: int,
+                      credentials: CredentialStore | None = None, lang: str = "en",
+                      analysis: Analysis | None = None, answered_locally: bool = False,
+                      origins: PolicyOrigins | None = None, flow_id: str | None = None) -> Diagnosis:
+    """The one pipeline: a request and its answer (or none) in, the flow's diagnosis out.
+
+    `analysis` is the request's pre-flight analysis when one was already made (the request hook);
+    `answered_locally`: the answer is block mode's own, so there is no COS answer to explain;
+    `origins`: policies seen handed out by the app's signing endpoint (`flow_id` is this flow's)."""
+    if analysis is None:
+        analysis = (analyse_request(request, credentials, now, lang) if request.method == "POST"
+                    else Analysis(request=request, now=now, lang=lang, endpoint=request.endpoint))
+    if response is None or response.status == 0 or answered_locally:
+        diagnosis = diagnose(analysis, None, analysis.now, credentials)
+        if response is not None and response.status:
+            diagnosis.status = response.status
+            diagnosis.error = read_answer(response.status, response.headers, response.body).error_record()
+    else:
+        answer = read_answer(response.status, response.headers, response.body)
+        diagnosis = diagnose(analysis, answer, response.time, credentials)
+        _check_cors(request, response, diagnosis, lang)
+    if analysis.form is not None and origins is not None:
+        origin, policy_signed, signature_signed = origins.lookup(
+            analysis.form.get("policy"), analysis.form.get("q-signature"))
+        if origin is not None and origin.flow_id != flow_id:
+            attribute(diagnosis.findings, origin, policy_signed, signature_signed)
+    return diagnosis
+
+
+def _check_cors(request: UploadRequest, response: PlainResponse, diagnosis: Diagnosis, lang: str) -> None:
+    """Browser uploads: a refused preflight, or an answer the page is not allowed to read."""
+    if request.method == "OPTIONS":
+        check = check_preflight(request.headers, response.status, response.headers)
+        diagnosis.findings = with_cors_finding(diagnosis.findings, check, lang)
+    elif request.method == "POST" and "origin" in request.headers:
+        check = check_actual_response(request.headers, response.status, response.headers)
+        if check is not None and not check.allowed:
+            diagnosis.findings = with_cors_finding(diagnosis.findings, check, lang,
+                                                   finding_id="Warning_CORSResponseHidden")

@@ -154,7 +154,7 @@ def test_cos_hosts_option_covers_non_post_traffic(addon):
 def test_internal_error_fails_open_and_is_logged_once(addon, monkeypatch, caplog):
     def boom(*args, **kwargs):
         raise RuntimeError(f"exploded near {SECRET_KEY}")
-    monkeypatch.setattr(cos_addon, "read_answer", boom)
+    monkeypatch.setattr(cos_addon, "diagnose_exchange", boom)
     flows = [upload_flow(response=http.Response.make(204, b"", {})) for _ in range(3)]
     with taddons.context(addon) as tctx:
         path = Path(tctx.options.confdir).expanduser()
