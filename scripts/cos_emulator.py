@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -143,6 +143,7 @@ class Emulator:
                        "accepted": 0, "rejected": 0}
         self.objects: OrderedDict[tuple[str, str], StoredObject] = OrderedDict()
         self.stored_bytes = 0
+        self.seen: deque[WireRequest] = deque(maxlen=256)   # the latest requests, for tests to inspect
 
     def now(self) -> int:
         return int(time.time()) + self.clock_offset
@@ -453,7 +454,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if item:
                 name, eq, value = item.partition("=")
                 params.append((unquote(name.replace("+", " ")), unquote(value.replace("+", " ")) if eq else None))
-        return WireRequest(self.command, host, path, query, self._headers(), params)
+        req = WireRequest(self.command, host, path, query, self._headers(), params)
+        self.emulator.seen.append(req)
+        return req
 
     def _send(self, status: int, body: bytes = b"", headers: dict | None = None, request_id: str | None = None,
               length: int | None = None) -> None:

@@ -75,6 +75,23 @@ def cos_error(response: requests.Response) -> tuple[int, str, str]:
     return response.status_code, doc.code, doc.message
 
 
+def engine(emulator, method: str, key: str, *, secret_key: str = cosrig.SECRET_KEY, now: int | None = None,
+           presigned: bool | None = None):
+    """The core's signature engine on the latest request the emulator saw for ``method`` and ``key``
+    (``presigned``: only query-signed or only header-signed ones): the SDK's real request checked by
+    a second, independent implementation."""
+    from cosdoctor.cos.hosts import parse_cos_host
+    from cosdoctor.cos.operations import decode_path
+    from cosdoctor.cos.xmlsig import analyse_signature
+    for req in reversed(emulator.emulator.seen):
+        if presigned is not None and ("authorization" not in req.headers) != presigned:
+            continue
+        if req.method == method and decode_path(req.raw_path) == "/" + key:
+            return analyse_signature(req.method, req.raw_path, req.raw_query, req.headers, secret_key=secret_key,
+                                     server_now=now, endpoint=parse_cos_host(req.host, req.raw_path))
+    raise AssertionError(f"the emulator saw no {method} {key}")
+
+
 # --- cos-python-sdk-v5 ----------------------------------------------------------------------------
 
 
@@ -93,6 +110,9 @@ def test_python_put_and_get(cos, key):
     assert answer["ETag"].strip('"') == cos.emulator.fetch(BUCKET, key).etag
     got = client.get_object(Bucket=BUCKET, Key=key)
     assert got["Body"].get_raw_stream().read() == body
+    for method in ("PUT", "GET"):
+        verdict = engine(cos, method, key)
+        assert (verdict.auth_source, verdict.signature_matches, verdict.mistake) == ("authorization", True, None)
 
 
 def test_python_presigned_get_and_put(cos):
@@ -111,14 +131,19 @@ def test_python_wrong_secret_key(cos):
         python_client(cos, WRONG_KEY).put_object(Bucket=BUCKET, Body=b"x", Key="sdk/wrong-key.txt")
     assert (caught.value.get_status_code(), caught.value.get_error_code()) == (403, "SignatureDoesNotMatch")
     assert cos.emulator.fetch(BUCKET, "sdk/wrong-key.txt") is None
+    assert engine(cos, "PUT", "sdk/wrong-key.txt").mistake == "wrong-secret-key"
 
 
 def test_python_presigned_url_mistakes(cos, cos_ahead):
     client = python_client(cos)
     get_url = client.get_presigned_url(Bucket=BUCKET, Key="sdk/plain.txt", Method="GET", Expired=60)
     assert cos_error(fetch(cos_ahead, "GET", get_url)) == (403, "AccessDenied", "Request has expired")
+    late = engine(cos_ahead, "GET", "sdk/plain.txt", now=cos_ahead.emulator.now())
+    assert (late.auth_source, late.signature_matches, late.mistake) == ("query", True, "expired-sign-time")
     status, code, _ = cos_error(fetch(cos, "PUT", get_url, b"overwrite"))
     assert (status, code) == (403, "SignatureDoesNotMatch")
+    swapped = engine(cos, "PUT", "sdk/plain.txt")
+    assert swapped.mistake == "signed-other-method" and swapped.variant["signed"] == "get"
     status, code, _ = cos_error(fetch(cos, "POST", get_url, b"x"))
     assert (status, code) == (405, "MethodNotAllowed")
 
@@ -147,6 +172,7 @@ def test_node_put_and_get(cos):
         assert put["ok"] and put["statusCode"] == 200, put
         assert put["etag"].strip('"') == cos.emulator.fetch(BUCKET, key).etag
         assert get["ok"] and get["body"] == f"node {key}", get
+        assert engine(cos, "PUT", key).signature_matches is True
 
 
 def test_node_presigned_get_and_put(cos):
@@ -162,13 +188,16 @@ def test_node_wrong_secret_key(cos):
     (put,) = run_node(cos, [{"op": "putObject", "Key": "sdk/node-wrong.txt", "Body": "x"}], SecretKey=WRONG_KEY)
     assert (put["ok"], put["statusCode"], put["code"]) == (False, 403, "SignatureDoesNotMatch")
     assert cos.emulator.fetch(BUCKET, "sdk/node-wrong.txt") is None
+    assert engine(cos, "PUT", "sdk/node-wrong.txt").mistake == "wrong-secret-key"
 
 
 def test_node_presigned_url_mistakes(cos, cos_ahead):
     (get,) = run_node(cos, [{"op": "getObjectUrl", "Key": "sdk/plain.txt", "Method": "GET", "Expires": 60}])
     assert cos_error(fetch(cos_ahead, "GET", get["url"])) == (403, "AccessDenied", "Request has expired")
+    assert engine(cos_ahead, "GET", "sdk/plain.txt", now=cos_ahead.emulator.now()).mistake == "expired-sign-time"
     status, code, _ = cos_error(fetch(cos, "PUT", get["url"], b"overwrite"))
     assert (status, code) == (403, "SignatureDoesNotMatch")
+    assert engine(cos, "PUT", "sdk/plain.txt").mistake == "signed-other-method"
 
 
 def test_node_corrects_its_clock_from_the_answer(cos_ahead):
@@ -265,6 +294,7 @@ def test_js_sdk_in_the_browser(cos, tmp_path):
         assert put["ok"] and put["statusCode"] == 200, (key, put)
         assert put["etag"] and put["etag"].strip('"') == cos.emulator.fetch(BUCKET, key).etag  # ETag exposed
         assert get["ok"] and get["body"] == f"browser {key}", (key, get)
+        assert engine(cos, "PUT", key, presigned=False).signature_matches is True
     presigned_put, presigned_get, wrong_key, other_method, expired = results[2 * len(KEYS):]
     assert presigned_put["fetch"]["status"] == 200, presigned_put
     assert presigned_get["fetch"] == {"status": 200, "body": "js presigned"}
@@ -272,6 +302,9 @@ def test_js_sdk_in_the_browser(cos, tmp_path):
     assert "SignatureDoesNotMatch" in (wrong_key["code"] or "") + (wrong_key["message"] or ""), wrong_key
     assert other_method["fetch"]["status"] == 403
     assert "<Code>SignatureDoesNotMatch</Code>" in other_method["fetch"]["body"]
+    assert engine(cos, "PUT", "sdk/plain.txt").mistake == "signed-other-method"
+    assert engine(cos, "PUT", "sdk/js-wrong.txt").mistake == "wrong-secret-key"
     assert expired["fetch"]["status"] == 403
     assert "<Message>Request has expired</Message>" in expired["fetch"]["body"]
+    assert engine(cos, "GET", "sdk/plain.txt", now=cos.emulator.now()).mistake == "expired-sign-time"
     assert cos.emulator.fetch(BUCKET, "sdk/plain.txt").data == b"browser sdk/plain.txt"   # never overwritten
