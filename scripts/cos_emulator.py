@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""A local COS endpoint that answers POST Object as COS does, on 127.0.0.1 only.
+"""A local COS endpoint on 127.0.0.1 only: POST Object, PUT Object, GET/HEAD/DELETE Object, with
+header-signed (``Authorization``) and presigned (query) requests, answered as COS does.
 
 It is the upstream of the demo and of the end-to-end tests. It reuses the core's byte-level
 pieces (multipart parser, policy decoder, signature arithmetic, error XML writer) but makes its
 own decisions, one check after another like a server, with COS's own messages typed in here from
 the documentation, so that comparing it with the addon's preflight is a real second opinion.
+Its SignatureDoesNotMatch answers to header and query signatures carry COS's ``<StringToSign>``
+and ``<FormatString>`` (cos-xml-api.md §4.1), an expired signature gets "Request has expired"
+with ``<ServerTime>``. Objects are kept in memory, bounded (oldest dropped first).
+
+It also accepts absolute-form request targets (``PUT http://<bucket host>/key``), so a real SDK
+configured with the emulator as its HTTP proxy talks to it under the real COS host name.
 
     python3 scripts/cos_emulator.py --port 9000 --credentials creds.txt
 """
@@ -20,18 +27,23 @@ import sys
 import threading
 import time
 import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from email.utils import formatdate
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addon"))
 
 from cosdoctor.cos.credentials import CredentialsError, load_credentials  # noqa: E402
 from cosdoctor.wire.errorxml import render_error_xml  # noqa: E402
 from cosdoctor.cos.hosts import parse_cos_host  # noqa: E402
-from cosdoctor.cos.times import parse_iso8601  # noqa: E402
+from cosdoctor.cos.times import format_iso8601, parse_iso8601  # noqa: E402
 from cosdoctor.wire.multipart import parse_multipart  # noqa: E402
 from cosdoctor.cos.policy import decode_policy  # noqa: E402
-from cosdoctor.cos.signature import header_signature, parse_auth_string, post_signature  # noqa: E402
+from cosdoctor.cos.signature import (  # noqa: E402
+    auth_from_pairs, cos_url_encode, header_signature, hmac_sha1_hex, parse_auth_string, post_signature, sha1_hex,
+    sign_key,
+)
 
 # COS's own wording (cos-post-object.md §5); where COS documents none, a plain guess marked so.
 MSG_MALFORMED = "The body of your POST request is not well-formed multipart/form-data."
@@ -56,29 +68,82 @@ MSG_TRAFFIC = "x-cos-traffic-limit must be between 819200 and 838860800."
 MSG_DIGEST = "The Content-MD5 you specified did not match what we received."
 MSG_KEY_TOO_LONG = "Your key is too long."
 MSG_LENGTH = "You must provide the Content-Length HTTP header."
+MSG_NO_SUCH_KEY = "The specified key does not exist."
+MSG_STRICT_HEADER = "Strict signature missing header that must be signed"
+MSG_BAD_DIGEST = "The Content-MD5 you specified did not match what we received."
+MSG_INVALID_DIGEST = "The Content-MD5 you specified is not valid."
+MSG_METHOD = "The specified method is not allowed against this resource."
+MSG_NOT_IMPLEMENTED = "This emulator does not implement this request yet."
 
 MAX_OBJECT = 5 * 1024 ** 3
+STORE_BYTES = 256 * 1024 ** 2   # objects kept in memory; the oldest go first
+STORE_OBJECTS = 10_000
+READ_CHUNK = 1 << 16
+# Query names that make a request something other than plain object I/O (the emulator answers
+# these NotImplemented; the multipart API comes with the next issue).
+SUB_RESOURCES = frozenset({"acl", "tagging", "cors", "uploads", "uploadid", "partnumber", "restore", "append",
+                           "select", "symlink", "lifecycle", "policy", "website", "referer", "logging",
+                           "versioning", "delete", "inventory", "encryption", "replication", "domain"})
+SIGNATURE_PARAMS = ("q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list", "q-url-param-list",
+                    "q-signature")
+# Strict signature mode (cos-xml-api.md §4.3): sent headers that must then be signed.
+STRICT_HEADERS = frozenset({"host", "content-length", "content-type", "content-md5", "range", "x-cos-acl",
+                            "x-cos-grant-read", "x-cos-grant-write", "x-cos-grant-read-acp",
+                            "x-cos-grant-write-acp", "x-cos-grant-full-control"})
+DEFAULT_EXPOSE = ("ETag", "Location", "x-cos-request-id", "Content-Length", "Date", "X-COS-Diagnosis",
+                  "X-COS-Diagnosis-Detail")
 
 
 class Rejection(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, details=()) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.details = tuple(details)   # (element, text) pairs COS puts after <Message>
+
+
+@dataclass
+class StoredObject:
+    data: bytes
+    etag: str                      # the MD5 hex, unquoted
+    content_type: str
+    last_modified: int
+    meta: dict = field(default_factory=dict)   # x-cos-meta-* and the other headers COS gives back
+
+
+@dataclass
+class WireRequest:
+    """One request as the handler read it: what the emulator's decisions look at."""
+    method: str
+    host: str
+    raw_path: str
+    raw_query: str
+    headers: dict                  # lower-cased names, the first value of each
+    params: list                   # (decoded name, decoded value or None), wire order
 
 
 class Emulator:
     """State shared by the handler threads: keys, clock, CORS rules, counters and objects."""
 
     def __init__(self, credentials, clock_offset: int = 0, cors_origins=("*",),
-                 deny_prefixes=(), public_write: bool = False) -> None:
+                 deny_prefixes=(), public_write: bool = False, public_read: bool = True,
+                 expose_headers=DEFAULT_EXPOSE, strict_signature: bool = False,
+                 store_bytes: int = STORE_BYTES, store_objects: int = STORE_OBJECTS) -> None:
         self.credentials = credentials
         self.clock_offset = clock_offset
         self.cors_origins = tuple(cors_origins)
         self.deny_prefixes = tuple(deny_prefixes)
         self.public_write = public_write
+        self.public_read = public_read
+        self.expose_headers = tuple(expose_headers)
+        self.strict_signature = strict_signature
+        self.store_bytes = store_bytes
+        self.store_objects = store_objects
         self.lock = threading.Lock()
-        self.counts = {"POST": 0, "OPTIONS": 0, "other": 0, "accepted": 0, "rejected": 0}
-        self.objects: dict[tuple[str, str], bytes] = {}
+        self.counts = {"POST": 0, "PUT": 0, "GET": 0, "HEAD": 0, "DELETE": 0, "OPTIONS": 0, "other": 0,
+                       "accepted": 0, "rejected": 0}
+        self.objects: OrderedDict[tuple[str, str], StoredObject] = OrderedDict()
+        self.stored_bytes = 0
+        self.seen: deque[WireRequest] = deque(maxlen=256)   # the latest requests, for tests to inspect
 
     def now(self) -> int:
         return int(time.time()) + self.clock_offset
@@ -133,9 +198,111 @@ class Emulator:
         if any(key.startswith(p) for p in self.deny_prefixes):
             raise Rejection(403, "AccessDenied", MSG_ACCESS_DENIED)
         data = body[file_part.data_start:file_part.data_end]
+        etag = hashlib.md5(data).hexdigest()
+        self.store(bucket or host, key, StoredObject(data, etag, fields.get("content-type") or
+                                                     file_part.content_type or "application/octet-stream", now))
+        return bucket, key, etag, fields
+
+    # --- the object store ----------------------------------------------------------------------
+
+    def store(self, bucket: str, key: str, obj: StoredObject | None) -> None:
+        """Keep ``obj`` (None: only forget the old one); the oldest objects go past the bounds."""
         with self.lock:
-            self.objects[(bucket or host, key)] = data
-        return bucket, key, hashlib.md5(data).hexdigest(), fields
+            old = self.objects.pop((bucket, key), None)
+            if old is not None:
+                self.stored_bytes -= len(old.data)
+            if obj is None or len(obj.data) > self.store_bytes:
+                return
+            self.objects[(bucket, key)] = obj
+            self.stored_bytes += len(obj.data)
+            while self.stored_bytes > self.store_bytes or len(self.objects) > self.store_objects:
+                _, dropped = self.objects.popitem(last=False)
+                self.stored_bytes -= len(dropped.data)
+
+    def fetch(self, bucket: str, key: str) -> StoredObject | None:
+        with self.lock:
+            return self.objects.get((bucket, key))
+
+    # --- header and query signatures (XML API), one check after another ----------------------
+
+    def authenticate(self, req: WireRequest, now: int) -> str | None:
+        """The SecretId whose signature verified, None for an anonymous request; raises like COS."""
+        authorization = req.headers.get("authorization", "")
+        names = [n for n, _ in req.params]
+        if authorization.strip():
+            auth = parse_auth_string(authorization)
+        elif any(n in SIGNATURE_PARAMS for n in names):
+            auth = auth_from_pairs(req.params)
+        elif "sign" in names:     # the older single-parameter form; whether COS still takes it is open
+            auth = parse_auth_string(next(v for n, v in req.params if n == "sign") or "")
+        else:
+            return None
+        if auth.problems or not auth.signature:
+            raise Rejection(403, "SignatureDoesNotMatch", MSG_SIGNATURE)
+        start, end = (int(x) for x in auth.key_time.split(";"))
+        if end < now:
+            raise Rejection(403, "AccessDenied", MSG_REQUEST_EXPIRED,
+                            [("ServerTime", format_iso8601(now))])
+        # A start in the future is accepted: COS's answer to it is not documented (SDKs start early).
+        credential = self.credentials.get(auth.ak)
+        if credential is None:
+            raise Rejection(403, "InvalidAccessKeyId", MSG_NO_ACCESS_KEY)
+        format_string = self._format_string(req, auth.header_list, auth.param_list)
+        string_to_sign = f"sha1\n{auth.key_time}\n{sha1_hex(format_string.encode('utf-8'))}\n"
+        expected = hmac_sha1_hex(sign_key(credential.secret_key, auth.key_time), string_to_sign)
+        if auth.signature != expected:
+            raise Rejection(403, "SignatureDoesNotMatch", MSG_SIGNATURE,
+                            [("StringToSign", string_to_sign), ("FormatString", format_string)])
+        if credential.token:   # a temporary key: its token must come along (the answer is a guess)
+            sent = req.headers.get("x-cos-security-token")
+            if sent is None:
+                sent = next((v for n, v in req.params if n == "x-cos-security-token"), None)
+            if sent != credential.token:
+                raise Rejection(403, "InvalidAccessKeyId", MSG_NO_ACCESS_KEY)
+        if self.strict_signature:
+            listed = {n.lower() for n in auth.header_list}
+            for name in req.headers:
+                if name not in listed and (name in STRICT_HEADERS or name.startswith("x-cos-")):
+                    raise Rejection(403, "AccessDenied", MSG_STRICT_HEADER)
+        return auth.ak
+
+    @staticmethod
+    def _format_string(req: WireRequest, header_list, param_list) -> str:
+        """COS's FormatString of the request as received: the decoded path (a raw '+' is a space),
+        the listed parameters and headers, names lower-cased, values URL-encoded, sorted; a listed
+        name that was not sent counts with an empty value."""
+        path = unquote(req.raw_path.replace("+", " "), errors="replace")
+        params: dict[str, str] = {}
+        for name, value in req.params:
+            params.setdefault(cos_url_encode(name).lower(), value or "")
+        lines = []
+        for listed, values in ((param_list, params), (header_list, req.headers)):
+            names = sorted({n.lower() for n in listed if n})
+            lines.append("&".join(f"{n}={cos_url_encode(values.get(n, ''))}" for n in names))
+        return f"{req.method.lower()}\n{path}\n{lines[0]}\n{lines[1]}\n"
+
+    def object_key(self, req: WireRequest) -> tuple[str, str]:
+        """(bucket or host, key) the request names; the key is "" for the bucket itself."""
+        endpoint = parse_cos_host(req.host, req.raw_path)
+        path = unquote(req.raw_path.replace("+", " "), errors="replace")
+        key = path[1:] if path.startswith("/") else path
+        if endpoint is not None and endpoint.style == "path" and endpoint.bucket:
+            head, _, key = key.partition("/")
+        return (endpoint.bucket if endpoint is not None and endpoint.bucket else req.host), key
+
+    def check_object_request(self, req: WireRequest, now: int, *, write: bool) -> tuple[str, str]:
+        """Routing and auth shared by PUT/GET/HEAD/DELETE Object; raises like COS."""
+        if {n.lower() for n, _ in req.params} & SUB_RESOURCES:
+            raise Rejection(501, "NotImplemented", MSG_NOT_IMPLEMENTED)
+        bucket, key = self.object_key(req)
+        if not key:
+            raise Rejection(405, "MethodNotAllowed", MSG_METHOD)
+        signer = self.authenticate(req, now)
+        if signer is None and not (self.public_write if write else self.public_read):
+            raise Rejection(403, "AccessDenied", MSG_SIGNATURE_EMPTY)
+        if any(key.startswith(p) for p in self.deny_prefixes):
+            raise Rejection(403, "AccessDenied", MSG_ACCESS_DENIED)
+        return bucket, key
 
     def _policy_mode(self, fields, bucket, size, now) -> None:
         for name in ("policy", "q-sign-algorithm", "q-ak", "q-key-time", "q-signature"):
@@ -254,53 +421,189 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if os.environ.get("COS_EMULATOR_VERBOSE"):
             super().log_message(format, *args)
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def date_time_string(self, timestamp=None) -> str:
         """The Date header tells the server's clock (which --clock-offset may skew)."""
         return formatdate(self.emulator.now() if timestamp is None else timestamp, usegmt=True)
 
     def _headers(self) -> dict[str, str]:
-        return {k.lower(): v for k, v in self.headers.items()}
+        """Lower-cased names; a header sent twice keeps its first value (as the signature does)."""
+        out: dict[str, str] = {}
+        for k, v in self.headers.items():
+            out.setdefault(k.lower(), v)
+        return out
 
-    def _send(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+    def _target(self) -> tuple[str, str, str]:
+        """(host, raw path, raw query) of the request line; an absolute-form target
+        (``http://host/path``, sent to a proxy) counts as the origin-form path plus its host."""
+        target = self.path
+        host = self.headers.get("Host", "")
+        if "://" in target.split("?", 1)[0]:
+            parts = urlsplit(target)
+            host = host or parts.netloc
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path, _, query = target.partition("?")
+        return host, path, query
+
+    def _request(self) -> WireRequest:
+        host, path, query = self._target()
+        params = []
+        for item in query.split("&") if query else ():
+            if item:
+                name, eq, value = item.partition("=")
+                params.append((unquote(name.replace("+", " ")), unquote(value.replace("+", " ")) if eq else None))
+        req = WireRequest(self.command, host, path, query, self._headers(), params)
+        self.emulator.seen.append(req)
+        return req
+
+    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, request_id: str | None = None,
+              length: int | None = None) -> None:
         self.send_response(status, "Redirect" if status == 303 else None)
-        request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        self.send_header("x-cos-request-id", request_id)
+        self.send_header("x-cos-request-id", request_id or new_request_id())
         origin = self.headers.get("Origin")
         if self.emulator.cors_allows(origin):
             self.send_header("Access-Control-Allow-Origin", origin)
-            self.send_header("Access-Control-Expose-Headers", "ETag, Location, x-cos-request-id, X-COS-Diagnosis, X-COS-Diagnosis-Detail")
+            if self.emulator.expose_headers:
+                self.send_header("Access-Control-Expose-Headers", ", ".join(self.emulator.expose_headers))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, status: int, code: str, message: str, resource: str) -> None:
-        request_id = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    def _error(self, status: int, code: str, message: str, resource: str, details=()) -> None:
+        request_id = new_request_id()
         trace_id = base64.b64encode(os.urandom(30)).decode()
-        body = render_error_xml(code, message, resource, request_id, trace_id)
-        self._send(status, body, {"Content-Type": "application/xml", "x-cos-trace-id": trace_id})
+        body = render_error_xml(code, message, resource, request_id, trace_id, details=details,
+                                indented=bool(details))
+        self._send(status, body, {"Content-Type": "application/xml", "x-cos-trace-id": trace_id}, request_id)
+
+    def _reject(self, rejection: Rejection, req: WireRequest) -> None:
+        self.emulator.count("rejected")
+        self._error(rejection.status, rejection.code, rejection.message, f"{req.host}{req.raw_path}",
+                    rejection.details)
 
     def do_GET(self) -> None:
-        if self.path.startswith("/__app/post-policy"):
+        host, path, query = self._target()
+        if path == "/__app/post-policy":
             self._app_post_policy()
             return
-        if self.path == "/__emulator/stats":
+        if path == "/__emulator/stats":
             with self.emulator.lock:
                 data = dict(self.emulator.counts, objects=len(self.emulator.objects))
             self._send(200, json.dumps(data).encode(), {"Content-Type": "application/json"})
             return
-        self.emulator.count("other")
-        host = self.headers.get("Host", "")
-        endpoint = parse_cos_host(host, self.path)
-        key = self.path.lstrip("/").split("?")[0]
-        with self.emulator.lock:
-            data = self.emulator.objects.get(((endpoint.bucket if endpoint else None) or host, key))
-        if data is None:
-            self._error(404, "NoSuchKey", "The specified key does not exist.", f"{host}/{key}")
-        else:
-            self._send(200, data, {"Content-Type": "application/octet-stream"})
+        self._get_or_head()
+
+    def do_HEAD(self) -> None:
+        self._get_or_head()
+
+    def _get_or_head(self) -> None:
+        self.emulator.count(self.command)
+        req = self._request()
+        try:
+            bucket, key = self.emulator.check_object_request(req, self.emulator.now(), write=False)
+            obj = self.emulator.fetch(bucket, key)
+            if obj is None:
+                raise Rejection(404, "NoSuchKey", MSG_NO_SUCH_KEY)
+        except Rejection as rejection:
+            self._reject(rejection, req)
+            return
+        self.emulator.count("accepted")
+        headers = {"Content-Type": obj.content_type, "ETag": f'"{obj.etag}"',
+                   "Last-Modified": formatdate(obj.last_modified, usegmt=True), **obj.meta}
+        for name, value in req.params:
+            if name.lower() in ("response-content-type", "response-content-disposition", "response-cache-control",
+                                "response-content-encoding", "response-expires", "response-content-language"):
+                headers["-".join(w.capitalize() for w in name.lower()[9:].split("-"))] = value or ""
+        self._send(200, obj.data, headers, length=len(obj.data))
+
+    def do_PUT(self) -> None:
+        self.emulator.count("PUT")
+        req = self._request()
+        try:
+            data = self._read_body(req)
+        except Rejection as rejection:
+            self.close_connection = True
+            self._reject(rejection, req)
+            return
+        try:
+            now = self.emulator.now()
+            bucket, key = self.emulator.check_object_request(req, now, write=True)
+            if req.headers.get("x-cos-copy-source") is not None:
+                raise Rejection(501, "NotImplemented", MSG_NOT_IMPLEMENTED)
+            if len(key.encode("utf-8")) > 850:
+                raise Rejection(400, "KeyTooLong", MSG_KEY_TOO_LONG)
+            digest = hashlib.md5(data)
+            md5 = req.headers.get("content-md5")
+            if md5 is not None:
+                try:
+                    claimed = base64.b64decode(md5, validate=True)
+                except ValueError:
+                    claimed = b""
+                if len(claimed) != 16:
+                    raise Rejection(400, "InvalidDigest", MSG_INVALID_DIGEST)
+                if claimed != digest.digest():
+                    raise Rejection(400, "BadDigest", MSG_BAD_DIGEST)
+        except Rejection as rejection:
+            self._reject(rejection, req)
+            return
+        etag = digest.hexdigest()
+        meta = {k: v for k, v in req.headers.items()
+                if k.startswith("x-cos-meta-") or k in ("cache-control", "content-disposition", "content-encoding",
+                                                        "expires")}
+        self.emulator.store(bucket, key, StoredObject(data, etag, req.headers.get("content-type") or
+                                                      "application/octet-stream", now, meta))
+        self.emulator.count("accepted")
+        self._send(200, b"", {"ETag": f'"{etag}"'})
+
+    def do_DELETE(self) -> None:
+        self.emulator.count("DELETE")
+        req = self._request()
+        try:
+            bucket, key = self.emulator.check_object_request(req, self.emulator.now(), write=True)
+        except Rejection as rejection:
+            self._reject(rejection, req)
+            return
+        self.emulator.store(bucket, key, None)
+        self.emulator.count("accepted")
+        self._send(204, b"")
+
+    def _read_body(self, req: WireRequest) -> bytes:
+        """The request body (Content-Length or chunked); 411 without either, like COS."""
+        length = req.headers.get("content-length")
+        if length is None:
+            if "chunked" in req.headers.get("transfer-encoding", "").lower():
+                return self._read_chunked()
+            raise Rejection(411, "MissingContentLength", MSG_LENGTH)
+        if not length.isdigit():
+            raise Rejection(400, "InvalidArgument", MSG_LENGTH)
+        size = int(length)
+        if size > MAX_OBJECT:
+            raise Rejection(400, "EntityTooLarge", MSG_TOO_LARGE)
+        chunks, left = [], size
+        while left > 0:
+            chunk = self.rfile.read(min(left, READ_CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_chunked(self) -> bytes:
+        chunks = []
+        while True:
+            line = self.rfile.readline(1024)
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass    # trailers, then the blank line
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.read(2)
 
     def _app_post_policy(self) -> None:
         """What an app's signing endpoint returns (tencentyun/cos-demo server/post-policy): a policy
@@ -330,28 +633,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         method = self.headers.get("Access-Control-Request-Method", "")
         host = self.headers.get("Host", "")
-        if not self.emulator.cors_allows(origin) or method.upper() not in ("POST", "PUT", "GET", "HEAD"):
+        if not self.emulator.cors_allows(origin) or method.upper() not in ("POST", "PUT", "GET", "HEAD", "DELETE"):
             self._error(403, "AccessForbidden", MSG_CORS, f"{host}{self.path}")
             return
         requested = self.headers.get("Access-Control-Request-Headers", "")
-        self._send(200, b"", {"Access-Control-Allow-Methods": "POST, PUT, GET, HEAD",
+        self._send(200, b"", {"Access-Control-Allow-Methods": "POST, PUT, GET, HEAD, DELETE",
                               "Access-Control-Allow-Headers": requested or "*",
                               "Access-Control-Max-Age": "600"})
 
     def do_POST(self) -> None:
         self.emulator.count("POST")
         headers = self._headers()
-        host = headers.get("host", "")
+        host, path, query = self._target()
         length = headers.get("content-length")
         body = self.rfile.read(int(length)) if length and length.isdigit() else b""
         if length is None and "chunked" in headers.get("transfer-encoding", "").lower():
             self._drain_chunked()
             self.close_connection = True
+        req = self._request()
+        names = {n.lower() for n, _ in req.params}
+        if names & SUB_RESOURCES:
+            self._reject(Rejection(501, "NotImplemented", MSG_NOT_IMPLEMENTED), req)
+            return
+        if not headers.get("content-type", "").lower().startswith("multipart/form-data") and (
+                names & set(SIGNATURE_PARAMS) or "sign" in names):
+            # a presigned URL (signed for GET or PUT) used with POST (cos-go-sdk-v5#170)
+            self._reject(Rejection(405, "MethodNotAllowed", MSG_METHOD), req)
+            return
         try:
-            bucket, key, etag, fields = self.emulator.post_object(host, self.path, headers, body)
+            bucket, key, etag, fields = self.emulator.post_object(host, path + (f"?{query}" if query else ""),
+                                                                  headers, body)
         except Rejection as rejection:
             self.emulator.count("rejected")
-            self._error(rejection.status, rejection.code, rejection.message, f"{host}{self.path}")
+            self._error(rejection.status, rejection.code, rejection.message,
+                        f"{host}{path}" + (f"?{query}" if query else ""))
             return
         self.emulator.count("accepted")
         location = f"http://{host}/{quote(key)}"
@@ -376,6 +691,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
 
 
+def new_request_id() -> str:
+    return base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 def make_server(emulator: Emulator, port: int = 0) -> http.server.ThreadingHTTPServer:
     handler = type("BoundHandler", (Handler,), {"emulator": emulator})
     server_class = type("Server", (http.server.ThreadingHTTPServer,), {"request_queue_size": 128})
@@ -392,6 +711,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cors-origin", action="append", default=None, help="allowed CORS origin (repeat; default *)")
     parser.add_argument("--deny-prefix", action="append", default=[], help="keys under this prefix get 'Access Denied.'")
     parser.add_argument("--public-write", action="store_true", help="accept anonymous uploads")
+    parser.add_argument("--private-read", action="store_true", help="refuse anonymous GET/HEAD")
+    parser.add_argument("--strict-signature", action="store_true",
+                        help="strict signature mode: every sent Host/Content-*/x-cos-* header must be signed")
+    parser.add_argument("--expose-header", action="append", default=None,
+                        help="Access-Control-Expose-Headers entry (repeat; default ETag, Location, …)")
     args = parser.parse_args(argv)
     try:
         credentials = load_credentials(args.credentials, os.environ)
@@ -399,7 +723,9 @@ def main(argv=None) -> int:
         print(f"cos_emulator: {exc}", file=sys.stderr)
         return 2
     emulator = Emulator(credentials, args.clock_offset, args.cors_origin or ["*"], args.deny_prefix,
-                        args.public_write)
+                        args.public_write, public_read=not args.private_read,
+                        expose_headers=DEFAULT_EXPOSE if args.expose_header is None else args.expose_header,
+                        strict_signature=args.strict_signature)
     server = make_server(emulator, args.port)
     print(f"cos_emulator listening on 127.0.0.1:{server.server_address[1]}", flush=True)
     try:

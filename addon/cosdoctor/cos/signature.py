@@ -29,6 +29,7 @@ __all__ = [
     "header_signature",
     "AuthString",
     "parse_auth_string",
+    "auth_from_pairs",
     "KEY_TIME_RE",
     "is_hex40",
     "find_post_mistake",
@@ -167,11 +168,11 @@ def parse_auth_string(text: str) -> AuthString:
     """Parse "q-sign-algorithm=sha1&q-ak=…&…&q-signature=…". Never raises; defects go to ``problems``."""
     if not isinstance(text, str):
         text = str(text)
-    values: dict[str, str] = {}
     problems: list[str] = []
     body = text.strip()
     if not body:
         problems.append("empty authorization string")
+    pairs: list[tuple[str, str]] = []
     for item in body.split("&") if body else ():
         name, eq, value = item.partition("=")
         if not eq:
@@ -182,6 +183,23 @@ def parse_auth_string(text: str) -> AuthString:
             hint = f" (did you mean {lowered!r}?)" if lowered in _AUTH_KEYS else ""
             problems.append(f"unknown parameter {_clip(name)}{hint}")
             continue
+        pairs.append((name, value))
+    return _auth_from(pairs, problems)
+
+
+def auth_from_pairs(pairs: Iterable[tuple[str, str | None]]) -> AuthString:
+    """The auth string carried as separate (decoded) query parameters of a presigned URL.
+
+    Only the q-* names count; other parameters (``x-cos-security-token``, the request's own) are
+    ignored. A q-* name without a value counts as the empty string. Never raises.
+    """
+    picked = [(name, value or "") for name, value in pairs if name in _AUTH_KEYS]
+    return _auth_from(picked, [])
+
+
+def _auth_from(pairs: Iterable[tuple[str, str]], problems: list[str]) -> AuthString:
+    values: dict[str, str] = {}
+    for name, value in pairs:
         if name in values:
             problems.append(f"duplicate {name}")
             continue

@@ -147,24 +147,26 @@ def _escape(text: str) -> str:
 
 def render_error_xml(code: str, message: str, resource: str, request_id: str,
                      trace_id: str | None = None,
-                     extra: Sequence[tuple[str, str]] = ()) -> bytes:
+                     extra: Sequence[tuple[str, str]] = (), *,
+                     details: Sequence[tuple[str, str]] = (), indented: bool = False) -> bytes:
     """An error body byte-for-byte in COS's shape (block mode and the local emulator send it).
 
-    ``TraceId`` is left out when ``trace_id`` is None. Raises ValueError when an ``extra`` name
-    is not a plain XML element name: that is a programming error, not user input.
+    ``TraceId`` is left out when ``trace_id`` is None. ``details`` are elements COS puts right after
+    ``Message`` (``StringToSign``/``FormatString``, ``ServerTime``), ``extra`` ones go at the end.
+    ``indented`` lays the document out as COS's XML-API answers are (cos-xml-api.md §4.1: one
+    element a line, a tab before each child). Raises ValueError when an ``extra``/``details``
+    name is not a plain XML element name: that is a programming error, not user input.
     """
-    parts = [
-        "<Error>",
-        f"<Code>{_escape(code)}</Code>",
-        f"<Message>{_escape(message)}</Message>",
-        f"<Resource>{_escape(resource)}</Resource>",
-        f"<RequestId>{_escape(request_id)}</RequestId>",
-    ]
-    if trace_id is not None:
-        parts.append(f"<TraceId>{_escape(trace_id)}</TraceId>")
-    for name, value in extra:
+    for name, _ in (*details, *extra):
         if not isinstance(name, str) or not _NAME.match(name) or name.lower().startswith("xml"):
             raise ValueError(f"not a usable XML element name: {name!r}")
-        parts.append(f"<{name}>{_escape(value)}</{name}>")
-    parts.append("</Error>")
-    return _XML_DECL + "".join(parts).encode("utf-8")
+    children = [("Code", code), ("Message", message), *details, ("Resource", resource), ("RequestId", request_id)]
+    if trace_id is not None:
+        children.append(("TraceId", trace_id))
+    children.extend(extra)
+    elements = [f"<{name}>{_escape(value)}</{name}>" for name, value in children]
+    if indented:
+        text = "<Error>\n" + "".join(f"\t{e}\n" for e in elements) + "</Error>"
+    else:
+        text = "<Error>" + "".join(elements) + "</Error>"
+    return _XML_DECL + text.encode("utf-8")

@@ -445,3 +445,14 @@ def test_header_search_never_raises(text: str, name: str, value: str) -> None:
 @given(st.text(max_size=60), st.text(max_size=30), st.lists(st.text(max_size=30), max_size=3))
 def test_post_search_never_raises(provided: str, key_time: str, others: list[str]) -> None:
     assert find_post_mistake(SECRET_KEY, key_time, POLICY, provided, other_key_times=others) in CONTRACT_WORDS
+
+
+def test_auth_from_pairs_matches_the_string_form() -> None:
+    from cosdoctor.cos.signature import auth_from_pairs
+    pairs = [tuple(p.split("=", 1)) for p in VALID_AUTH.split("&")]
+    extra = [("x-cos-security-token", "tok"), ("response-content-type", "a"), ("uploads", None)]
+    assert auth_from_pairs([*extra, *pairs]) == parse_auth_string(VALID_AUTH)
+    missing = auth_from_pairs([p for p in pairs if p[0] != "q-signature"])
+    assert "missing q-signature" in missing.problems
+    assert "duplicate q-ak" in auth_from_pairs([*pairs, ("q-ak", "x")]).problems
+    assert auth_from_pairs([*pairs[:-1], ("q-signature", None)]).signature == ""

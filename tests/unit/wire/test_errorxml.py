@@ -308,3 +308,20 @@ def test_render_parse_round_trip(code, message, resource, request_id, trace_id, 
     doc = parse_error_xml(out)
     assert doc == CosErrorDoc(code.strip(), message, resource.strip(), request_id.strip(),
                               None if trace_id is None else trace_id.strip(), tuple(extra))
+
+
+def test_render_details_after_message_indented_like_cos() -> None:
+    body = render_error_xml("SignatureDoesNotMatch", "The Signature you specified is invalid.", "/", "rid", "tid",
+                            details=[("StringToSign", "sha1\n1;2\nabc\n"), ("FormatString", "put\n/\n\na=b&c=d\n")],
+                            indented=True)
+    assert body == (b"<?xml version='1.0' encoding='utf-8' ?>\n<Error>\n"
+                    b"\t<Code>SignatureDoesNotMatch</Code>\n"
+                    b"\t<Message>The Signature you specified is invalid.</Message>\n"
+                    b"\t<StringToSign>sha1\n1;2\nabc\n</StringToSign>\n"
+                    b"\t<FormatString>put\n/\n\na=b&amp;c=d\n</FormatString>\n"
+                    b"\t<Resource>/</Resource>\n\t<RequestId>rid</RequestId>\n\t<TraceId>tid</TraceId>\n</Error>")
+    doc = parse_error_xml(body)
+    assert doc.code == "SignatureDoesNotMatch" and doc.message == "The Signature you specified is invalid."
+    assert doc.extra == (("StringToSign", "sha1\n1;2\nabc\n"), ("FormatString", "put\n/\n\na=b&c=d\n"))
+    with pytest.raises(ValueError):
+        render_error_xml("C", "M", "/", "r", details=[("bad name", "x")])
