@@ -3,12 +3,15 @@ parsing or body decoding counted: a non-COS flow must be rejected by a cheap tes
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
 
 import cosrig
 from devkit.bench.bodies import BOUNDARY, NON_COS_HOST, cos_form, file_data
@@ -25,12 +28,52 @@ class HookResult:
     note: str = ""
 
 
-# Functions that parse or decode: a non-COS flow must reach none of them. Missing names are skipped,
-# so the benchmark keeps working while the addon changes.
-PARSE_FUNCTIONS = (("cos_addon", "preflight"), ("cos_addon", "read_answer"), ("cos_addon", "request_for"),
-                   ("cosdoctor.preflight", "parse_form"), ("cosdoctor.form", "parse_multipart"),
-                   ("cosdoctor.policy", "decode_policy"), ("cosdoctor.explain", "read_answer"),
-                   ("cosdoctor.origin", "_policies"), ("cosdoctor.origin", "_json_strings"))
+# Functions that parse or decode, named where they are defined: a non-COS flow must reach none of
+# them. Calls are counted by code object, so it does not matter under which name a module imported
+# them; a name that no longer exists is skipped, so the benchmark keeps working while the addon changes.
+PARSE_FUNCTIONS = (("cosdoctor.findings.diagnose", "request_for"),
+                   ("cosdoctor.findings.request_checks", "analyse_request"),
+                   ("cosdoctor.wire.form", "parse_form"), ("cosdoctor.wire.multipart", "parse_multipart"),
+                   ("cosdoctor.cos.policy", "decode_policy"), ("cosdoctor.findings.answer", "read_answer"),
+                   ("cosdoctor.wire.errorxml", "parse_error_xml"),
+                   ("cosdoctor.findings.policy_origin", "PolicyOrigins.observe"))
+DECODE_FUNCTIONS = (("mitmproxy.net.encoding", "decode"),)
+
+
+def code_kinds() -> dict[CodeType, str]:
+    """The code object of every function above that exists -> "parse" or "decode"."""
+    kinds: dict[CodeType, str] = {}
+    for kind, names in (("parse", PARSE_FUNCTIONS), ("decode", DECODE_FUNCTIONS)):
+        for module_name, qualname in names:
+            try:
+                target: object = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            for attribute in qualname.split("."):
+                target = getattr(target, attribute, None)
+            code = getattr(inspect.unwrap(target), "__code__", None) if callable(target) else None
+            if code is not None:
+                kinds[code] = kind
+    return kinds
+
+
+def count_calls(run: Callable[[], object], kinds: dict[CodeType, str]) -> dict[str, int]:
+    """How often `run` entered each kind of function (a profile hook on this thread)."""
+    counts = {"parse": 0, "decode": 0}
+
+    def profile(frame, event, arg):  # noqa: ARG001
+        if event == "call":
+            kind = kinds.get(frame.f_code)
+            if kind is not None:
+                counts[kind] += 1
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(previous)
+    return counts
 
 
 def _gzip(data: bytes) -> bytes:
@@ -89,66 +132,44 @@ def hook_flows(config: Config) -> list[tuple[str, bool, Callable[[int], object]]
 
 
 def bench_hooks(config: Config, root: Path) -> list[HookResult]:
-    """In-process: the addon's request and response hooks on single flows, as mitmdump calls them,
+    """In-process: the addons' request and response hooks on single flows, as mitmdump calls them,
     with every call into parsing or body decoding counted. Exact, and free of proxy noise."""
-    import mitmproxy.net.encoding as encoding
     from mitmproxy.test import taddons
 
     import cos_addon
 
-    counts = {"parse": 0, "decode": 0}
-    patched: list[tuple[object, str, object]] = []
-
-    def wrap(module: object, name: str, kind: str) -> None:
-        original = getattr(module, name, None)
-        if original is None:
-            return
-
-        def wrapper(*args, **kwargs):
-            counts[kind] += 1
-            return original(*args, **kwargs)
-        setattr(module, name, wrapper)
-        patched.append((module, name, original))
-
+    kinds = code_kinds()
     credentials = cosrig.write_credentials(root)
     results: list[HookResult] = []
-    addon = cos_addon.CosDoctor()
-    try:
-        for module_name, name in PARSE_FUNCTIONS:
-            try:
-                wrap(importlib.import_module(module_name), name, "parse")
-            except ImportError:
-                pass
-        wrap(encoding, "decode", "decode")
-        with taddons.context(addon) as tctx:
-            tctx.configure(addon, cos_credentials=str(credentials))
-            for label, cos, make in hook_flows(config):
-                flows = [make(1), make(2)]
-                parses = decodes = 0
-                for mode in ("off", "warn"):      # the counts: default mode, and the one that checks requests
-                    tctx.configure(addon, cos_validate=mode)
-                    counts.update(parse=0, decode=0)
-                    for flow in flows:
-                        invoke(addon, "request", flow)
-                        invoke(addon, "response", flow)
-                    parses, decodes = parses + counts["parse"], decodes + counts["decode"]
-                tctx.configure(addon, cos_validate="off")
-                errors_before = getattr(addon, "internal_errors", 0)
+    addons = [type(a)() for a in cos_addon.addons]     # fresh instances of what the script loads
 
-                def hooks() -> None:
-                    for flow in flows:
-                        invoke(addon, "request", flow)
-                        invoke(addon, "response", flow)
-                seconds = best_time(hooks, max(config.min_time, 0.02), 5, 5.0) / len(flows)
-                note = ""
-                if getattr(addon, "internal_errors", 0) != errors_before:
-                    note = "internal error in the addon: timing not valid"
-                elif cos and "cos" not in flows[0].metadata:
-                    note = "no diagnosis recorded: timing not valid"
-                results.append(HookResult(label, cos, None if note else seconds * 1e6, parses, decodes, note))
-    finally:
-        for module, name, original in reversed(patched):
-            setattr(module, name, original)
+    def errors() -> int:
+        return sum(getattr(a, "internal_errors", 0) for a in addons)
+
+    with taddons.context(*addons) as tctx:
+        tctx.configure(addons[0], cos_credentials=str(credentials))
+        for label, cos, make in hook_flows(config):
+            flows = [make(1), make(2)]
+
+            def hooks() -> None:
+                for flow in flows:
+                    for hook in ("request", "response"):
+                        for addon in addons:
+                            invoke(addon, hook, flow)
+            parses = decodes = 0
+            for mode in ("off", "warn"):      # the counts: default mode, and the one that checks requests
+                tctx.configure(addons[0], cos_validate=mode)
+                counts = count_calls(hooks, kinds)
+                parses, decodes = parses + counts["parse"], decodes + counts["decode"]
+            tctx.configure(addons[0], cos_validate="off")
+            errors_before = errors()
+            seconds = best_time(hooks, max(config.min_time, 0.02), 5, 5.0) / len(flows)
+            note = ""
+            if errors() != errors_before:
+                note = "internal error in the addon: timing not valid"
+            elif cos and "cos" not in flows[0].metadata:
+                note = "no diagnosis recorded: timing not valid"
+            results.append(HookResult(label, cos, None if note else seconds * 1e6, parses, decodes, note))
     return results
 
 

@@ -16,7 +16,7 @@ from mitmproxy.net.http.multipart import decode_multipart
 
 from devkit.bench.bodies import BOUNDARY, CONTENT_TYPE, fields_body, file_body, file_data
 from devkit.bench.e2e import E2EResult
-from devkit.bench.hooks import HookResult
+from devkit.bench.hooks import DECODE_FUNCTIONS, PARSE_FUNCTIONS, HookResult, code_kinds, count_calls
 from devkit.bench.linear import pathological_bodies
 from devkit.bench.measure import KIB, MIB, QUICK
 from devkit.bench.memory import MemoryResult
@@ -61,6 +61,27 @@ def test_fields_body_has_exactly_the_requested_fields():
     form = parse_multipart(CONTENT_TYPE, body)
     assert form.error is None and len(form.parts) == parts == 500
     assert [p.name for p in form.parts[:2]] == ["field00000", "field00001"]
+
+
+# --- the parse and decode counter ----------------------------------------------------------------
+
+def test_every_parse_and_decode_function_named_still_exists():
+    """A renamed function would silently count nothing: the list must follow the code."""
+    assert len(code_kinds()) == len(PARSE_FUNCTIONS) + len(DECODE_FUNCTIONS)
+
+
+def test_calls_are_counted_whatever_name_they_were_imported_under():
+    import gzip
+
+    import mitmproxy.net.encoding as encoding
+    from cosdoctor.wire.form import parse_form as imported_under_another_name
+
+    body, _ = file_body(KIB)
+    kinds = code_kinds()
+    assert count_calls(lambda: None, kinds) == {"parse": 0, "decode": 0}
+    assert count_calls(lambda: imported_under_another_name(CONTENT_TYPE, body), kinds) == \
+        {"parse": 2, "decode": 0}                                       # parse_form and parse_multipart
+    assert count_calls(lambda: encoding.decode(gzip.compress(b"x"), "gzip"), kinds) == {"parse": 0, "decode": 1}
 
 
 # --- the verdicts ----------------------------------------------------------------------------------
@@ -154,6 +175,7 @@ def test_quick_run_prints_one_table_and_saves_the_figures(tmp_path):
         max(us for kind, us in in_proxy.items() if not kind.startswith("COS"))
     assert saved["memory"]["peak_mib_with"] > 0 and saved["memory"]["peak_mib_without"] > 0
     assert all(h["us_per_flow"] is not None for h in saved["hooks"]), saved["hooks"]
+    assert all(h["parses"] > 0 for h in saved["hooks"] if h["cos"]), saved["hooks"]   # the counter sees calls
 
 
 def test_missing_third_party_parsers_are_a_row_not_a_failure(tmp_path):
