@@ -6,6 +6,7 @@ Every malformation case states its reason and the exact byte offset, found in th
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 import sys
 from collections.abc import Callable
@@ -760,18 +761,23 @@ def python_calls(run: Callable[[], object]) -> int:
         if event == "call":
             calls += 1
 
+    enabled = gc.isenabled()
+    gc.disable()
     sys.setprofile(count)
     try:
         run()
     finally:
         sys.setprofile(None)
+        if enabled:
+            gc.enable()
     return calls
 
 
-@pytest.mark.parametrize("fast_paths, most_per_field", [(True, 1), (False, 3)])
-def test_usual_fields_cost_one_call_each_on_the_fast_path(fast_paths: bool, most_per_field: int) -> None:
+@pytest.mark.parametrize("fast_paths", [True, False])
+def test_usual_fields_cost_one_call_each_on_the_fast_path(fast_paths: bool) -> None:
     """The fast lane builds a usual field's Part (one __init__) and nothing else; the general
-    parser spends several calls on each. Counted, not timed, so the figure cannot be noisy."""
+    parser spends about ten calls on each. Counted, not timed, so the figure is not noisy (the
+    margin is for callbacks a garbage collection may run meanwhile)."""
     def form(fields: int) -> bytes:
         return build([field_part(f"x-cos-meta-{i}", b"v") for i in range(fields)] + default_parts(b"jpeg"))
 
@@ -779,9 +785,9 @@ def test_usual_fields_cost_one_call_each_on_the_fast_path(fast_paths: bool, most
     extra = python_calls(lambda: parse_multipart(CT, large, fast_paths=fast_paths)) - \
         python_calls(lambda: parse_multipart(CT, small, fast_paths=fast_paths))
     if fast_paths:
-        assert extra <= 100 * most_per_field
+        assert extra <= 150                      # 100 more fields: about one call each
     else:
-        assert extra >= 100 * most_per_field        # the measure tells the two apart
+        assert extra >= 500                      # the measure tells the two apart
 
 
 V512 = b"v" * 512
