@@ -70,7 +70,12 @@ _NAME_NOISE = re.compile(r"[^a-z0-9]")
 def is_sensitive(name: object) -> bool:
     """True for a form field, header, query parameter or policy condition name (``$x-cos-security-token``)
     whose value is a signature or token: such values are shown shortened, never whole."""
-    return isinstance(name, str) and name.strip().lstrip("$").lower() in SENSITIVE_FIELDS
+    return isinstance(name, str) and _sensitive_name(name)
+
+
+@functools.lru_cache(maxsize=1024)          # every upload asks about the same few field names
+def _sensitive_name(name: str) -> bool:
+    return name.strip().lstrip("$").lower() in SENSITIVE_FIELDS
 
 
 @functools.lru_cache(maxsize=4096)           # evidence keys repeat on every record
@@ -137,14 +142,15 @@ def sent_secrets(fields: Iterable[tuple[str, str]]) -> list[str]:
     field) counts whole and by its q-signature."""
     values: set[str] = set()
     for name, value in fields:
-        if not is_sensitive(name) or not isinstance(value, str):
-            continue
-        values.add(value)
+        if type(name) is not str or not _sensitive_name(name) or type(value) is not str:
+            continue        # (is_sensitive inlined: this runs for every field of every upload)
+        if len(value) >= MIN_SECRET_LEN:
+            values.add(value)
         if name.strip().lower() in _AUTH_STRING_FIELDS:
             signature = parse_auth_string(value).signature
-            if signature:
+            if signature and len(signature) >= MIN_SECRET_LEN:
                 values.add(signature)
-    return sorted((v for v in values if len(v) >= MIN_SECRET_LEN), key=lambda v: (-len(v), v))
+    return sorted(values, key=lambda v: (-len(v), v)) if len(values) > 1 else list(values)
 
 
 # Values shorten_sent returns as they are (no call needed for them).
