@@ -142,8 +142,11 @@ def sent_secrets(fields: Iterable[tuple[str, str]]) -> list[str]:
     field) counts whole and by its q-signature."""
     values: set[str] = set()
     for name, value in fields:
-        if type(name) is not str or not _sensitive_name(name) or type(value) is not str:
-            continue        # (is_sensitive inlined: this runs for every field of every upload)
+        try:                # is_sensitive inlined: this runs for every field of every upload
+            if not _sensitive_name(name) or type(value) is not str:
+                continue
+        except (TypeError, AttributeError):        # not a str name
+            continue
         if len(value) >= MIN_SECRET_LEN:
             values.add(value)
         if name.strip().lower() in _AUTH_STRING_FIELDS:

@@ -50,6 +50,7 @@ _TAIL_PADDING = re.compile(rb"[ \t]*(?:\r\n)?")  # what may follow the closing d
 # What browsers and libraries send; the general parser gives the same boundary for it.
 _USUAL_CONTENT_TYPE = re.compile(r"multipart/form-data; boundary=([0-9A-Za-z'()+_,./:=?-]{1,%d})"
                                  % _MAX_BOUNDARY)
+_NO_MATCH = re.compile(rb"(?!)")
 _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 _RFC5987_CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "iso-8859-1": "latin-1",
                      "latin-1": "latin-1", "latin1": "latin-1", "us-ascii": "ascii"}
@@ -258,7 +259,7 @@ class _Scanner:
     """One pass over the body; `run` returns (first malformation, caused-by-running-out-of-bytes)."""
 
     __slots__ = ("body", "n", "boundary", "delim", "crlf_delim", "body_complete", "trust_tail",
-                 "fast", "parts", "closed")
+                 "usual_field", "simple_headers", "parts", "closed")
 
     def __init__(self, boundary: str, body: bytes, body_complete: bool,
                  trust_tail: bool = False, fast: bool = True) -> None:
@@ -269,7 +270,9 @@ class _Scanner:
         self.crlf_delim = b"\r\n" + self.delim
         self.body_complete = body_complete
         self.trust_tail = trust_tail
-        self.fast = fast
+        # fast=False: patterns that never match, so the shortcuts cost nothing to switch off.
+        self.usual_field = _USUAL_FIELD.match if fast else _NO_MATCH.match
+        self.simple_headers = _SIMPLE_HEADERS.match if fast else _NO_MATCH.match
         self.parts: list[Part] = []
         self.closed = False
 
@@ -325,10 +328,9 @@ class _Scanner:
             self.out_of_bytes("the body is empty")
         kind, at, delim_at = self.first_delimiter()
         body, crlf_delim, parts, trust = self.body, self.crlf_delim, self.parts, self.trust_tail
-        fast = self.fast
         usual_line = crlf_delim + b"\r\n"       # CRLF--boundary CRLF: the next part follows
         step = len(usual_line)
-        match, startswith, append = _USUAL_FIELD.match, body.startswith, parts.append
+        match, startswith, append = self.usual_field, body.startswith, parts.append
         cap = MAX_HEADER_BLOCK + 4
         while kind != _CLOSE:
             if kind == _EOF:
@@ -339,7 +341,7 @@ class _Scanner:
             # Fast lane for usual fields (see _USUAL_FIELD), each followed by the usual delimiter
             # line; anything else goes through `part`, from the same offset.
             index = len(parts)
-            while fast and index < MAX_PARTS:
+            while index < MAX_PARTS:
                 usual = match(body, at)
                 if usual is None:
                     break
@@ -382,7 +384,7 @@ class _Scanner:
         body, n, crlf_delim = self.body, self.n, self.crlf_delim
         if start >= n:
             self.out_of_bytes("the body ends right after a delimiter line")
-        simple = _SIMPLE_HEADERS.match(body, start) if self.fast else None
+        simple = self.simple_headers(body, start)
         if simple is not None and (described := _simple_headers(simple, start)) is not None:
             name, filename, parsed, content_type = described
             block_end = simple.end() - 4
