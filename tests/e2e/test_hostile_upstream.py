@@ -19,7 +19,9 @@ import pytest
 from mitmproxy import io
 
 import cosrig
-import fuzz
+from devkit.fuzzing.common import MARKER
+from devkit.fuzzing.runner import NetTrap
+from devkit.fuzzing.xml import hostile_xml
 from seedcases import encode, good
 
 pytestmark = pytest.mark.e2e
@@ -89,9 +91,9 @@ class Setup:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.marker_file = workdir / "secret-notes.txt"
-        self.marker_file.write_text(fuzz.MARKER + "\n")
-        self.trap = fuzz.NetTrap()
-        self.payloads = fuzz.hostile_xml(str(self.marker_file), self.trap.url)
+        self.marker_file.write_text(MARKER + "\n")
+        self.trap = NetTrap()
+        self.payloads = hostile_xml(str(self.marker_file), self.trap.url)
         self.upstream = HostileUpstream(self.payloads)
         self.report = workdir / "report.jsonl"
         self.flows = workdir / "flows.mitm"
@@ -147,7 +149,7 @@ def hostile(tmp_path_factory):
     setup.stop()
 
 
-CASES = sorted(fuzz.hostile_xml("/x", "http://127.0.0.1:1/")) + ["big-100MB"]
+CASES = sorted(hostile_xml("/x", "http://127.0.0.1:1/")) + ["big-100MB"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -179,8 +181,8 @@ def test_hostile_answer_reaches_the_client_unchanged_and_is_recorded(hostile, ca
     assert (status, body) == (403, PLAIN)
     assert [r["findings"][0]["id"] for r in hostile.records_for(tag)] == ["AccessDenied_NoPermission"]
 
-    assert fuzz.MARKER not in hostile.report.read_text(encoding="utf-8")
-    assert fuzz.MARKER not in hostile.proxy.log()
+    assert MARKER not in hostile.report.read_text(encoding="utf-8")
+    assert MARKER not in hostile.proxy.log()
     assert hostile.trap.connections == 0
 
 
@@ -196,7 +198,7 @@ def test_nothing_was_read_or_fetched_and_memory_stayed_bounded(hostile):
         flows = list(io.FlowReader(handle).stream())
     assert len(flows) == hostile.sent
     for flow in flows:
-        assert fuzz.MARKER not in (flow.comment or "")
-        assert fuzz.MARKER not in json.dumps(flow.metadata.get("cos"), default=str)
-    assert fuzz.MARKER.encode() not in hostile.flows.read_bytes()
+        assert MARKER not in (flow.comment or "")
+        assert MARKER not in json.dumps(flow.metadata.get("cos"), default=str)
+    assert MARKER.encode() not in hostile.flows.read_bytes()
     assert hostile.trap.connections == 0

@@ -15,11 +15,11 @@ leave ``allowed`` true: the browser still hands the answer over, just without th
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cosdoctor.findings import catalogue
+from cosdoctor.wire.errorxml import escape_xml
 
 __all__ = ["CorsCheck", "check_preflight", "check_actual_response", "cors_evidence", "cors_rule",
            "with_cors_finding", "CORS_FINDING", "MAX_AGE_SECONDS", "EXPOSE_HEADERS"]
@@ -35,11 +35,6 @@ _SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 # More requested headers than this: the rule says "*" instead of listing them.
 MAX_LISTED_HEADERS = 5
 _MAX_NAMES = 64
-
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
-                "\r": "&#13;", "\n": "&#10;", "\t": "&#9;"}
-_XML_ESCAPE_RE = re.compile("[&<>'\"\r\n\t]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,8 +238,7 @@ def cors_rule(origin: str | None, method: str | None, headers: Iterable[str]) ->
 
 
 def _xml(text: str) -> str:
-    text = _XML_ILLEGAL.sub("\ufffd", text)
-    return _XML_ESCAPE_RE.sub(lambda m: _XML_ESCAPES[m.group()], text)
+    return escape_xml(text, whitespace=True)
 
 
 def _same_origin(origin: str, host: str | None) -> bool:

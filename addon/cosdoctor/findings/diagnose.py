@@ -9,7 +9,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cosdoctor.findings import catalogue
-from cosdoctor.wire.jsonsafe import plain
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.wire.errorxml import render_error_xml
 from cosdoctor.findings.answer import CosAnswer, explain, read_answer, sort_findings
@@ -17,8 +16,7 @@ from cosdoctor.findings.cors import check_actual_response, check_preflight, with
 from cosdoctor.findings.policy_origin import PolicyOrigins, attribute
 from cosdoctor.cos.hosts import CosEndpoint
 from cosdoctor.findings.request_checks import Analysis, UploadRequest, analyse_request, is_certain, verdict
-from cosdoctor.cos.secrets import SENSITIVE_FIELDS, scrub, shorten
-from cosdoctor.cos.signature import parse_auth_string
+from cosdoctor.cos.secrets import sent_secrets, shorten_sent
 
 
 @dataclass
@@ -63,35 +61,12 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
 def _sent_secrets(analysis: Analysis) -> list[str]:
     """Signatures and tokens this request carried: shortened wherever COS or we quote them."""
     form = analysis.form
-    if form is None:
-        return []
-    values = [f.value for f in form.fields if f.lname in SENSITIVE_FIELDS and len(f.value) > 8]
-    auth = form.get("signature")
-    if auth:
-        signature = parse_auth_string(auth).signature
-        if signature and len(signature) > 8:
-            values.append(signature)
-    return sorted(set(values), key=len, reverse=True)
-
-
-# Values _clean returns as they are (no call needed for them).
-_UNTOUCHED = (type(None), bool, int, float)
+    return [] if form is None else sent_secrets((f.name, f.value) for f in form.fields)
 
 
 def _clean(value, secrets: list[str]):
-    """`value` with every sent secret shortened in its strings (dict keys excepted), then `plain`:
-    a fresh copy of every list and dict, so the caller may change it freely."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, shorten(secret) or "")
-        return value if value.isascii() else plain(value)
-    if isinstance(value, list):
-        return [v if type(v) in _UNTOUCHED else _clean(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {(k if type(k) is str and k.isascii() else plain(k)):      # plain(k), without the call
-                v if type(v) in _UNTOUCHED else _clean(v, secrets) for k, v in value.items()}
-    return value
+    """`value` with every sent secret shortened, JSON-safe, copied (the policy is cos.secrets')."""
+    return shorten_sent(value, secrets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ the same input so two reports can be diffed. Records are rendered once, never em
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import html
 import json
@@ -18,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cosdoctor.cos.secrets import is_secret_name, without_secret_names
 from cosdoctor.cos.times import format_iso8601, parse_iso8601
 
 __all__ = ["render_html", "is_secret_name", "LABELS", "SEVERITIES"]
@@ -40,7 +40,6 @@ _MAX_VALUE_CHARS = 4000
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _SPECIAL = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _SAFE_URL = re.compile(r"https?://[^\s\"'<>`]+", re.IGNORECASE)
-_NAME_NOISE = re.compile(r"[^a-z0-9]")
 
 LABELS = {
     "en": {
@@ -268,22 +267,8 @@ def _as_text(value: object) -> str:
         return "(unrenderable value)"
 
 
-@functools.lru_cache(maxsize=4096)           # evidence keys repeat on every record
-def is_secret_name(name: object) -> bool:
-    """True for field names that hold a secret key (secret_key, SecretKey, tmpSecretKey, password…)."""
-    flat = _NAME_NOISE.sub("", str(name).lower())
-    return ("secretkey" in flat or "privatekey" in flat or "password" in flat or "passwd" in flat
-            or flat in ("secret", "sk"))
-
-
 def _without_secrets(value: object, depth: int = 0) -> object:
-    if depth > 20:
-        return "(too deep)"
-    if isinstance(value, Mapping):
-        return {str(k): _without_secrets(v, depth + 1) for k, v in value.items() if not is_secret_name(k)}
-    if isinstance(value, (list, tuple)):
-        return [_without_secrets(v, depth + 1) for v in value]
-    return value
+    return without_secret_names(value, depth)
 
 
 def _value_html(value: object, labels: Mapping[str, str]) -> str:

@@ -29,7 +29,8 @@ from cosdoctor.cos.times import format_iso8601
 from cosdoctor.wire.multipart import Part
 from cosdoctor.cos.policy import ConditionResult, Policy
 from cosdoctor.findings.request_checks import Analysis, SignatureCheck, analyse_request
-from cosdoctor.cos.secrets import SENSITIVE_FIELDS, redact_field, scrub, shorten
+from cosdoctor.cos.secrets import (MIN_SECRET_LEN, SENSITIVE_FIELDS, auth_secret_values, hide_values,
+                                   is_sensitive, redact_field, scrub, shorten)
 
 __all__ = ["NOT_COS", "CANNOT_RENDER", "summarize", "looks_like_cos_form"]
 
@@ -43,8 +44,7 @@ MAX_PARTS_SHOWN = 200
 WRAP = 80                       # sentences are folded to this width (mitmweb shows ~80 columns)
 MAX_POLICY_LINES = 300
 MAX_JSON_DEPTH = 16            # deeper policy JSON is printed on one line
-MIN_PREFIX = 12                 # a run of this many characters of a token/signature is hidden
-MIN_HIDDEN_LEN = 8              # shorter sensitive values are not searched for in the text
+MIN_HIDDEN_LEN = MIN_SECRET_LEN  # shorter sensitive values are not searched for in the text
 _CONTROL = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -91,10 +91,7 @@ def _is_multipart(content_type: str | None) -> bool:
 
 
 def _sensitive(name: object) -> bool:
-    return isinstance(name, str) and name.strip().lstrip("$").lower() in SENSITIVE_FIELDS
-
-
-_AUTH_SIGNATURE = re.compile(r"q-signature(?:=|%3D)((?:(?!%26)[^&\s,;\"'])+)", re.IGNORECASE)
+    return is_sensitive(name)
 
 
 class _Renderer:
@@ -177,18 +174,8 @@ class _Renderer:
 
     def _hide(self, text: str) -> str:
         """Last line of defence: no full signature, token or SecretKey, whatever path it took."""
-        ordered = sorted(self.hidden, key=len, reverse=True)
-        for value in ordered:
-            short = shorten(value) or ""
-            text = text.replace(value, short)
-            escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-            if escaped != value:
-                text = text.replace(escaped, short)
-        for value in ordered:
-            text = _hide_prefixes(text, value)
-        if self.credentials is not None:
-            text = scrub(text, self.credentials.secrets())
-        return text
+        keys = self.credentials.secrets() if self.credentials is not None else ()
+        return hide_values(text, self.hidden, keys)
 
     def _collect_hidden(self, analysis: Analysis) -> None:
         def add(value: object) -> None:
@@ -199,7 +186,7 @@ class _Renderer:
         if form is not None:
             for f in form.fields:
                 if f.lname in SENSITIVE_FIELDS:
-                    inner = [m.group(1) for m in _AUTH_SIGNATURE.finditer(f.value)]
+                    inner = auth_secret_values(f.value)
                     for value in inner or [f.value]:     # an auth string's structure is no secret
                         add(value)
         policy = analysis.policy
@@ -440,28 +427,6 @@ class _Renderer:
                 self._wrap("  mistake_text: ", catalogue.mistake_text(str(mistake), self.lang))
             except KeyError:
                 pass
-
-
-def _hide_prefixes(text: str, value: str) -> str:
-    """Replace long prefixes of `value` too: catalogue sentences quote up to 60 characters of it."""
-    if len(value) < 2 * MIN_PREFIX:
-        return text
-    probe = value[:MIN_PREFIX]
-    out: list[str] = []
-    position = 0
-    while True:
-        found = text.find(probe, position)
-        if found < 0:
-            break
-        end = found + MIN_PREFIX
-        while end < len(text) and end - found < len(value) and text[end] == value[end - found]:
-            end += 1
-        if text.startswith("\u2026", end):      # already cut there: keep one ellipsis
-            end += 1
-        out.append(text[position:found] + value[:4] + "\u2026")
-        position = end
-    out.append(text[position:])
-    return "".join(out)
 
 
 def _escaped(data: bytes) -> str:

@@ -23,6 +23,8 @@ __all__ = [
     "parse_error_xml",
     "normalise_message",
     "render_error_xml",
+    "escape_xml",
+    "make_parser",
 ]
 
 MAX_XML_BYTES = 1 << 20
@@ -53,8 +55,10 @@ def _lxml():
     return etree
 
 
-def _make_parser() -> etree.XMLParser:
-    # A fresh parser per call: lxml parsers are not thread-safe and this one is cheap.
+def make_parser() -> etree.XMLParser:
+    """The hardened parser every XML body from the network goes through: no entity expansion, no
+    DTD, no network, no huge trees. A fresh one per call: lxml parsers are not thread-safe and
+    this one is cheap."""
     return _lxml().XMLParser(
         encoding="utf-8",  # ignore the declared encoding: the byte search above must stay valid
         resolve_entities=False,
@@ -70,7 +74,7 @@ def _make_parser() -> etree.XMLParser:
 
 def _parse_tree(data: bytes) -> etree._Element:
     """Parse with the hardened parser only (no pre-checks); raises on malformed XML."""
-    return _lxml().fromstring(data, _make_parser())
+    return _lxml().fromstring(data, make_parser())
 
 
 def _text(el: etree._Element) -> str:
@@ -136,13 +140,20 @@ _XML_DECL = b"<?xml version='1.0' encoding='utf-8' ?>\n"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
 # Characters XML 1.0 cannot carry at all, not even as character references.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;", "\r": "&#13;"}
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
+            "\r": "&#13;", "\n": "&#10;", "\t": "&#9;"}
 _ESCAPE_RE = re.compile("[&<>'\"\r]")
+_ESCAPE_ALL_RE = re.compile("[&<>'\"\r\n\t]")
 
 
-def _escape(text: str) -> str:
+def escape_xml(text: str, *, whitespace: bool = False) -> str:
+    """``text`` as XML character data: markup characters escaped, characters XML cannot carry
+    replaced by U+FFFD. CR is always a reference (a parser would turn it into LF); ``whitespace``
+    writes LF and TAB as references too, so a document meant to be copied stays on one line."""
     text = _ILLEGAL.sub("\ufffd", text)
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+    pattern = _ESCAPE_ALL_RE if whitespace else _ESCAPE_RE
+    return pattern.sub(lambda m: _ESCAPES[m.group()], text)
+
 
 
 def render_error_xml(code: str, message: str, resource: str, request_id: str,
@@ -164,7 +175,7 @@ def render_error_xml(code: str, message: str, resource: str, request_id: str,
     if trace_id is not None:
         children.append(("TraceId", trace_id))
     children.extend(extra)
-    elements = [f"<{name}>{_escape(value)}</{name}>" for name, value in children]
+    elements = [f"<{name}>{escape_xml(value)}</{name}>" for name, value in children]
     if indented:
         text = "<Error>\n" + "".join(f"\t{e}\n" for e in elements) + "</Error>"
     else:

@@ -50,6 +50,7 @@ _TAIL_PADDING = re.compile(rb"[ \t]*(?:\r\n)?")  # what may follow the closing d
 # What browsers and libraries send; the general parser gives the same boundary for it.
 _USUAL_CONTENT_TYPE = re.compile(r"multipart/form-data; boundary=([0-9A-Za-z'()+_,./:=?-]{1,%d})"
                                  % _MAX_BOUNDARY)
+_NO_MATCH = re.compile(rb"(?!)")
 _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 _RFC5987_CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "iso-8859-1": "latin-1",
                      "latin-1": "latin-1", "latin1": "latin-1", "us-ascii": "ascii"}
@@ -178,11 +179,14 @@ def _rfc5987(value: str) -> str | None:
         return None
 
 
-def parse_boundary(content_type: str | None) -> tuple[str | None, Malformation | None]:
-    """The boundary of a multipart/form-data Content-Type value, or the reason there is none."""
+def parse_boundary(content_type: str | None, *, fast_paths: bool = True
+                   ) -> tuple[str | None, Malformation | None]:
+    """The boundary of a multipart/form-data Content-Type value, or the reason there is none.
+    fast_paths=False: only the general rules run (what the shortcut for the usual value is tested
+    against)."""
     if content_type is None or not content_type.strip():
         return None, Malformation("not-multipart", 0, "the request has no Content-Type")
-    usual = _USUAL_CONTENT_TYPE.fullmatch(content_type)
+    usual = _USUAL_CONTENT_TYPE.fullmatch(content_type) if fast_paths else None
     if usual is not None:
         return usual[1], None
     media, _, rest = content_type.partition(";")
@@ -205,7 +209,8 @@ def parse_boundary(content_type: str | None) -> tuple[str | None, Malformation |
 # --- the body ------------------------------------------------------------------------------
 
 def parse_multipart(content_type: str | None, body: bytes, *, content_length: int | None = None,
-                    body_complete: bool = True, trust_tail: bool = False) -> MultipartForm:
+                    body_complete: bool = True, trust_tail: bool = False,
+                    fast_paths: bool = True) -> MultipartForm:
     """Parse in one pass.
 
     content_length: the declared Content-Length; fewer body bytes -> 'truncated' at len(body).
@@ -218,13 +223,15 @@ def parse_multipart(content_type: str | None, body: bytes, *, content_length: in
     parsing stops there, complete. So parts after it are not seen, and a full delimiter inside
     its data (which a normal parse treats as the end of the part) is data. Without that closing
     delimiter the body is scanned as usual.
+    fast_paths=False: the shortcuts for the usual shapes (fields, part headers, Content-Type) are
+    off and only the general parser runs; the result is the same, which is what the tests check.
     """
-    boundary, problem = parse_boundary(content_type)
+    boundary, problem = parse_boundary(content_type, fast_paths=fast_paths)
     if boundary is None:
         return MultipartForm(None, (), problem, False)
     n = len(body)
     short = body_complete and content_length is not None and n < content_length
-    scan = _Scanner(boundary, body, body_complete, trust_tail and body_complete and not short)
+    scan = _Scanner(boundary, body, body_complete, trust_tail and body_complete and not short, fast_paths)
     error, out_of_bytes = scan.run()
     if short and (error is None or out_of_bytes):
         error = Malformation("truncated", n, f"the body has {n} bytes but Content-Length says "
@@ -252,10 +259,10 @@ class _Scanner:
     """One pass over the body; `run` returns (first malformation, caused-by-running-out-of-bytes)."""
 
     __slots__ = ("body", "n", "boundary", "delim", "crlf_delim", "body_complete", "trust_tail",
-                 "parts", "closed")
+                 "usual_field", "simple_headers", "parts", "closed")
 
     def __init__(self, boundary: str, body: bytes, body_complete: bool,
-                 trust_tail: bool = False) -> None:
+                 trust_tail: bool = False, fast: bool = True) -> None:
         self.body = body
         self.n = len(body)
         self.boundary = boundary
@@ -263,6 +270,9 @@ class _Scanner:
         self.crlf_delim = b"\r\n" + self.delim
         self.body_complete = body_complete
         self.trust_tail = trust_tail
+        # fast=False: patterns that never match, so the shortcuts cost nothing to switch off.
+        self.usual_field = _USUAL_FIELD.match if fast else _NO_MATCH.match
+        self.simple_headers = _SIMPLE_HEADERS.match if fast else _NO_MATCH.match
         self.parts: list[Part] = []
         self.closed = False
 
@@ -320,7 +330,7 @@ class _Scanner:
         body, crlf_delim, parts, trust = self.body, self.crlf_delim, self.parts, self.trust_tail
         usual_line = crlf_delim + b"\r\n"       # CRLF--boundary CRLF: the next part follows
         step = len(usual_line)
-        match, startswith, append = _USUAL_FIELD.match, body.startswith, parts.append
+        match, startswith, append = self.usual_field, body.startswith, parts.append
         cap = MAX_HEADER_BLOCK + 4
         while kind != _CLOSE:
             if kind == _EOF:
@@ -374,7 +384,7 @@ class _Scanner:
         body, n, crlf_delim = self.body, self.n, self.crlf_delim
         if start >= n:
             self.out_of_bytes("the body ends right after a delimiter line")
-        simple = _SIMPLE_HEADERS.match(body, start)
+        simple = self.simple_headers(body, start)
         if simple is not None and (described := _simple_headers(simple, start)) is not None:
             name, filename, parsed, content_type = described
             block_end = simple.end() - 4

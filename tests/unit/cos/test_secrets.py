@@ -9,10 +9,18 @@ from hypothesis import strategies as st
 from cosdoctor.cos.secrets import (
     REDACTED,
     SENSITIVE_FIELDS,
+    auth_secret_values,
+    hide_values,
+    is_secret_name,
+    is_sensitive,
     redact_auth_string,
+    redact_evidence,
     redact_field,
     scrub,
+    sent_secrets,
     shorten,
+    shorten_sent,
+    without_secret_names,
 )
 
 SIG = "2ffd2ae714e7445a8da000ec5d51771ff5056500"
@@ -138,3 +146,147 @@ _KEYLIKE = st.text(alphabet=string.ascii_uppercase + string.digits + "+/=", min_
 @given(prefix=st.text(max_size=30), suffix=st.text(max_size=30), secret=_KEYLIKE)
 def test_scrub_removes_every_secret(prefix: str, suffix: str, secret: str) -> None:
     assert secret not in scrub(prefix + secret + suffix + secret, [secret])
+
+
+@pytest.mark.parametrize("secrets", [
+    ("s3cretKey-AAAA", "short"),
+    ["s3cretKey-AAAA"],
+    ("s3cretKey-AAAA", ["unhashable"]),            # the cached tuple path falls back, same result
+    (s for s in ["s3cretKey-AAAA"]),
+])
+def test_scrub_gives_the_same_text_for_any_kind_of_collection(secrets) -> None:
+    assert scrub("key s3cretKey-AAAA and short", secrets) == f"key {REDACTED} and short"
+
+
+# --- which names are secret ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("q-signature", True), ("Q-Signature", True), (" x-cos-security-token ", True),
+    ("$x-cos-security-token", True), ("$Signature", True), ("authorization", True),
+    ("x-ci-security-token", True), ("q-ak", False), ("policy", False), ("key", False),
+    ("", False), (None, False), (42, False),
+])
+def test_is_sensitive(name, expected: bool) -> None:
+    assert is_sensitive(name) is expected
+
+
+@pytest.mark.parametrize("name", ["secret_key", "SecretKey", "tmpSecretKey", "x-secret-key", "password",
+                                  "Passwd", "private_key", "secret", "SK"])
+def test_names_of_secret_keys(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["secret_id", "q-ak", "key", "signature", "string_to_sign", "task", 7])
+def test_names_that_are_not_secret_keys(name) -> None:
+    assert not is_secret_name(name)
+
+
+def test_without_secret_names_drops_them_at_any_depth_and_copies() -> None:
+    value = {"SecretKey": SECRET_KEY, "ok": [{"tmpSecretKey": SECRET_KEY, "q-ak": AK}, ("t", 1)], 3: None}
+    cleaned = without_secret_names(value)
+    assert cleaned == {"ok": [{"q-ak": AK}, ["t", 1]], "3": None}
+    assert SECRET_KEY not in repr(cleaned)
+    deep: list = []
+    cursor = deep
+    for _ in range(30):
+        cursor.append([])
+        cursor = cursor[0]
+    assert "(too deep)" in repr(without_secret_names(deep))
+
+
+# --- which values a request sent -------------------------------------------------------------------
+
+TOKEN = "T0ken" * 10
+
+
+@pytest.mark.parametrize("text, expected", [
+    (AUTH, [SIG]),
+    (AUTH + "&x-cos-security-token=" + TOKEN, [SIG, TOKEN]),
+    ("q-signature%3D" + SIG + "%26q-ak%3DAKID", [SIG]),
+    ("q-signature=&q-ak=x", []),
+    ("no auth string", []),
+    (None, []),
+])
+def test_auth_secret_values(text, expected: list) -> None:
+    assert auth_secret_values(text) == expected
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ([("q-signature", SIG), ("q-ak", AK), ("key", "k" * 40)], [SIG]),
+    ([("x-cos-security-token", TOKEN), ("Q-Signature", SIG)], [TOKEN, SIG]),      # longest first
+    ([("Signature", AUTH)], [AUTH, SIG]),                   # the auth string, whole and by its signature
+    ([("signature", "not an auth string at all")], ["not an auth string at all"]),
+    ([("q-signature", "1234567")], []),                     # too short to search for
+    ([("q-signature", "12345678")], ["12345678"]),
+    ([("q-signature", SIG), ("q-signature", SIG)], [SIG]),
+    ([], []),
+])
+def test_sent_secrets(fields: list, expected: list) -> None:
+    assert sent_secrets(fields) == expected
+
+
+@pytest.mark.parametrize("value, secrets, expected", [
+    ("plain ascii", [SIG], "plain ascii"),
+    (f"sig={SIG}", [SIG], f"sig={SIG_SHORT}"),
+    ("lone \udc80 surrogate", [], "lone \\udc80 surrogate"),
+    ("caf\u00e9", [SIG], "caf\u00e9"),
+    ([1, None, 2.5, True, SIG], [SIG], [1, None, 2.5, True, SIG_SHORT]),
+    ({"k\udc80": SIG, SIG: 1}, [SIG], {"k\\udc80": SIG_SHORT, SIG: 1}),     # keys are not values
+    ((SIG,), [SIG], (SIG,)),                                                   # tuples are left as they are
+    (None, [SIG], None),
+])
+def test_shorten_sent_shortens_secrets_and_drops_surrogates(value, secrets, expected) -> None:
+    assert shorten_sent(value, secrets) == expected
+
+
+def test_shorten_sent_copies_every_list_and_dict() -> None:
+    findings = [{"id": "X", "evidence": {"values": ["a"], "nested": {"b": 1}}}]
+    cleaned = shorten_sent(findings, [])
+    assert cleaned == findings
+    assert cleaned is not findings and cleaned[0] is not findings[0]
+    assert cleaned[0]["evidence"] is not findings[0]["evidence"]
+    assert cleaned[0]["evidence"]["values"] is not findings[0]["evidence"]["values"]
+    assert cleaned[0]["evidence"]["nested"] is not findings[0]["evidence"]["nested"]
+
+
+# --- hiding values in a finished text --------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    (f"sent {SIG} twice {SIG}", f"sent {SIG_SHORT} twice {SIG_SHORT}"),
+    (f'"token": "{TOKEN}"', f'"token": "{shorten(TOKEN)}"'),
+    (f"quoted {SIG[:30]}… in a sentence", f"quoted {SIG[:4]}… in a sentence"),     # a long prefix: one ellipsis
+    (f"quoted {SIG[:11]} is too short to matter", f"quoted {SIG[:11]} is too short to matter"),
+    (f"key {SECRET_KEY}", f"key {REDACTED}"),
+    ("nothing secret", "nothing secret"),
+])
+def test_hide_values(text: str, expected: str) -> None:
+    assert hide_values(text, [SIG, TOKEN], (SECRET_KEY,)) == expected
+
+
+def test_hide_values_finds_a_json_escaped_value() -> None:
+    value = 'tok"en\\with/escapes' * 2
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    assert hide_values(f"x {escaped} y", [value]) == f"x {shorten(value)} y"
+
+
+@given(prefix=st.text(max_size=20), suffix=st.text(max_size=20))
+def test_hide_values_never_leaves_a_value_whole(prefix: str, suffix: str) -> None:
+    out = hide_values(prefix + SIG + suffix + TOKEN, [SIG, TOKEN], (SECRET_KEY,))
+    assert SIG not in out and TOKEN not in out
+
+
+# --- evidence --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("evidence, changed", [
+    ({"part_content_type": "application/octet-stream"}, False),
+    ({"field": "key", "actual": "a" * 20}, False),
+    ({"field": "Q-Signature", "actual": SIG, "why": f"{SIG} differs"}, True),
+    ({"field": "$x-cos-security-token", "expected": TOKEN, "values": [TOKEN, "x"]}, True),
+    ({"q_signature": SIG, "detail": SIG}, True),
+])
+def test_redact_evidence_leaves_harmless_evidence_alone(evidence: dict, changed: bool) -> None:
+    before = dict(evidence)
+    result = redact_evidence(evidence)
+    assert result is evidence
+    assert (result != before) is changed
+    assert not changed or all(SIG not in str(v) and TOKEN not in str(v) for v in result.values())

@@ -366,3 +366,27 @@ def test_certain_entries_are_exactly_those_with_a_message():
         e = catalogue.entry(fid)
         has_message = e.message is not None
         assert e.certain == (has_message and fid not in uncertain_with_message), fid
+
+
+# --- the per-finding shortcut (texts parsed once per ID and language) gives the general result -------
+
+@pytest.mark.parametrize("lang", catalogue.LANGS)
+@pytest.mark.parametrize("finding_id", [*ALL_IDS, "Unknown_SlowDown"])
+def test_finding_texts_are_the_templates_filled_from_the_evidence(finding_id, lang):
+    found = catalogue.entry(finding_id)
+    text = found.text[lang]
+    used = set().union(*(placeholders(t) for t in text.values()))
+    from_id = found.id.startswith("Unknown_") and found.code is not None      # Unknown_<Code>: code from the ID
+    evidence = {name: f"<<{name}>>" for name in used - {"actual_text", "mistake_text", "reason_text"}
+                if not (from_id and name == "code")}
+    evidence.update(mistake="binary-sign-key", reason="truncated", actual="<<actual>>", unused="x")
+    values = dict(evidence, actual_text="<<actual>>",
+                  mistake_text=catalogue.mistake_text("binary-sign-key", lang),
+                  reason_text=catalogue.reason_text("truncated", lang))
+    if from_id:
+        values["code"] = found.code
+    expected = {part: text[part].format_map(values).strip() for part in ("title", "cause", "fix")}
+    for _ in range(2):                                  # the first call parses, the second is cached
+        got = catalogue.finding(finding_id, "preflight", evidence, lang)
+        assert {part: got[part] for part in expected} == expected
+        assert got["evidence"] == (dict(evidence, code=found.code) if from_id else evidence)

@@ -1,7 +1,7 @@
 """Property tests for every parser that reads bytes from the network, CI-sized.
 
-The invariants and builders are those of scripts/fuzz.py (the million-example run), imported as
-`fuzz`, so the two cannot drift apart. Here Hypothesis drives them with shrinking strategies under a
+The invariants and builders are those of devkit.fuzzing, the library behind scripts/fuzz.py (the
+million-example run), so the two cannot drift apart. Here Hypothesis drives them with shrinking strategies under a
 derandomized profile: the same examples on every CI run. Raise COSDOCTOR_FUZZ_EXAMPLES for a longer
 local run.
 
@@ -27,13 +27,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz
 from cosdoctor.findings import catalogue
 from cosdoctor.render.text import dumps_record, flow_comment, metadata
 from cosdoctor.findings.diagnose import block_answer, diagnose
 from cosdoctor.wire.errorxml import MAX_XML_BYTES, parse_error_xml, render_error_xml
-from cosdoctor.findings.answer import explain, read_answer
-from devkit.formbuilder import resign
+from cosdoctor.findings.answer import ANSWERS, explain, read_answer
+from devkit.formbuilder import resign, signed_form
+from devkit.fuzzing.auth import check_auth
+from devkit.fuzzing.common import BUCKET, COS_HOST, MARKER, ROOT, SECRET_ID, SECRET_KEY, STORES
+from devkit.fuzzing.multipart import (BCHARS, FIELD_NAMES, MUTATIONS, Built, PartSpec, build_multipart,
+                                      check_form, check_multipart, check_stream, data_is_safe, delimiter,
+                                      mutate, mutate_content_type)
+from devkit.fuzzing.pipeline import KNOWN_ANSWERS, check_pipeline, gen_pipeline
+from devkit.fuzzing.policy import Obj, check_policy, encode_policy, has_duplicates, plain, write_json
+from devkit.fuzzing.runner import (CHECKS, GENERATORS, TARGETS, Finding, attempt, classify, decode_args,
+                                   minimise, replay, run_check, write_finding)
+from devkit.fuzzing.scale import PROBE_SIZES, probe_inputs
+from devkit.fuzzing.xml import XML_NAMES, check_error_xml, expected_roundtrip, hand_xml, hostile_xml, mutate_xml
 from cosdoctor.cos.hosts import parse_cos_host
 from cosdoctor.cos.times import format_iso8601, parse_iso8601
 from cosdoctor.wire.multipart import MAX_PARTS, parse_multipart
@@ -60,7 +70,7 @@ NOW = 1_700_000_000
 SCRATCH = Path(tempfile.mkdtemp(prefix="cosfuzz-test-"))
 atexit.register(shutil.rmtree, SCRATCH, True)
 MARKER_FILE = SCRATCH / "marker.txt"
-MARKER_FILE.write_text(fuzz.MARKER)
+MARKER_FILE.write_text(MARKER)
 MARKER_URL = MARKER_FILE.resolve().as_uri()
 NET_URL = "http://127.0.0.1:9/x.dtd"
 
@@ -73,8 +83,8 @@ def _tidy_boundary(text: str) -> str:
 
 
 boundaries = st.one_of(
-    st.text(alphabet=fuzz.BCHARS, min_size=1, max_size=70).map(_tidy_boundary),
-    st.text(alphabet=fuzz.BCHARS + '"\\;é\t', min_size=1, max_size=70).map(_tidy_boundary),
+    st.text(alphabet=BCHARS, min_size=1, max_size=70).map(_tidy_boundary),
+    st.text(alphabet=BCHARS + '"\\;é\t', min_size=1, max_size=70).map(_tidy_boundary),
     st.sampled_from(["----WebKitFormBoundary7MA4YWxkTrZu0gW", "-", "a", "=?x?=", "'()+_,-./:=?"]),
 )
 # Anything a browser may put inside name="…": no quote, backslash, CR or LF (those are
@@ -84,20 +94,20 @@ quoted_text = st.text(alphabet=st.characters(blacklist_characters='"\\\r\n', bla
 
 
 def values_for(boundary: str) -> st.SearchStrategy[bytes]:
-    delim = fuzz.delimiter(boundary)
+    delim = delimiter(boundary)
     lookalikes = st.sampled_from([delim, b"\r\n" + delim + b"X", b"\r" + delim + b"\r\n", b"\n" + delim + b"--\r\n",
                                   b"\r\n" + delim[:-1] + b"\r\n", b"x" + delim + b"--", b"\r\n" + delim + b" \tjunk",
                                   b"\r\n\r\n", b"\r\n", b"\n", b"\r", b"--", b"\x00", b"\xff"])
     return st.one_of(st.binary(max_size=64),
                      st.lists(st.one_of(lookalikes, st.binary(max_size=6)), max_size=10).map(b"".join)
-                     ).filter(lambda v: fuzz.data_is_safe(v, boundary))
+                     ).filter(lambda v: data_is_safe(v, boundary))
 
 
 @st.composite
-def part_specs(draw, boundary: str) -> fuzz.PartSpec:
-    name = draw(st.one_of(st.sampled_from(fuzz.FIELD_NAMES), quoted_text))
+def part_specs(draw, boundary: str) -> PartSpec:
+    name = draw(st.one_of(st.sampled_from(FIELD_NAMES), quoted_text))
     filename = draw(st.one_of(st.none(), quoted_text))
-    return fuzz.PartSpec(
+    return PartSpec(
         name=name, data=draw(values_for(boundary)), filename=filename,
         filename_star=filename is not None and draw(st.booleans()),
         content_type=draw(st.sampled_from([None, "text/plain", "image/jpeg", " application/octet-stream\t"])),
@@ -111,18 +121,18 @@ def part_specs(draw, boundary: str) -> fuzz.PartSpec:
 
 
 @st.composite
-def valid_forms(draw, max_parts: int = 6) -> fuzz.Built:
+def valid_forms(draw, max_parts: int = 6) -> Built:
     boundary = draw(boundaries)
     quoted = draw(st.booleans()) or any(c in boundary for c in ' "\\;\t')
     parts = draw(st.lists(part_specs(boundary), max_size=max_parts))
-    return fuzz.build_multipart(
+    return build_multipart(
         boundary, parts, quoted=quoted,
         preamble=draw(st.sampled_from([b"", b"\r\n", b"This is a preamble.\r\n"])),
         epilogue=draw(st.binary(max_size=16)), padding=draw(st.sampled_from([b"", b" ", b"\t \t"])),
         ct_before=draw(st.sampled_from(["", " charset=utf-8;"])), ct_after=draw(st.sampled_from(["", "; x=y"])))
 
 
-mutation_ops = st.lists(st.tuples(st.sampled_from(fuzz.MUTATIONS), st.integers(0, 1 << 30),
+mutation_ops = st.lists(st.tuples(st.sampled_from(MUTATIONS), st.integers(0, 1 << 30),
                                   st.integers(0, 1 << 30), st.binary(max_size=8)), min_size=1, max_size=4)
 
 
@@ -132,35 +142,35 @@ mutation_ops = st.lists(st.tuples(st.sampled_from(fuzz.MUTATIONS), st.integers(0
 @given(valid_forms(), st.booleans())
 def test_valid_forms_parse_to_exactly_the_parts_sent(built, declare_length):
     length = len(built.body) if declare_length else None
-    fuzz.check_multipart(built.content_type, built.body, content_length=length, expect=built.expect)
-    fuzz.check_form(built.content_type, built.body, content_length=length)
+    check_multipart(built.content_type, built.body, content_length=length, expect=built.expect)
+    check_form(built.content_type, built.body, content_length=length)
 
 
 @CI
 @given(valid_forms(), st.data())
 def test_every_streamed_prefix_of_a_valid_form_is_a_clean_prefix(built, data):
     cut = data.draw(st.integers(0, len(built.body)))
-    fuzz.check_stream(built.content_type, built.body, cut)
+    check_stream(built.content_type, built.body, cut)
 
 
 @CI
 @given(valid_forms(), mutation_ops, st.integers(0, 200), st.sampled_from(["none", "exact", "more", "less"]),
        st.booleans())
 def test_mutated_forms_give_a_typed_result(built, ops, ct_choice, length_kind, complete):
-    body = fuzz.mutate(built.body, ops, built.boundary)
+    body = mutate(built.body, ops, built.boundary)
     content_type = built.content_type if ct_choice >= 100 else \
-        fuzz.mutate_content_type(built.content_type, built.boundary, ct_choice)
+        mutate_content_type(built.content_type, built.boundary, ct_choice)
     length = {"none": None, "exact": len(body), "more": len(body) + 7, "less": max(0, len(body) - 7)}[length_kind]
-    fuzz.check_multipart(content_type, body, content_length=length, body_complete=complete)
-    fuzz.check_form(content_type, body, content_length=length, body_complete=complete)
+    check_multipart(content_type, body, content_length=length, body_complete=complete)
+    check_form(content_type, body, content_length=length, body_complete=complete)
 
 
 @CI
 @given(st.one_of(st.none(), st.text(max_size=80), st.builds("multipart/form-data; boundary={}".format, st.text(max_size=80))),
        st.binary(max_size=400), st.booleans())
 def test_arbitrary_bytes_give_a_typed_result(content_type, body, complete):
-    fuzz.check_multipart(content_type, body, body_complete=complete)
-    fuzz.check_form(content_type, body, body_complete=complete)
+    check_multipart(content_type, body, body_complete=complete)
+    check_form(content_type, body, body_complete=complete)
 
 
 # --- policy ---------------------------------------------------------------------------------------
@@ -170,10 +180,10 @@ json_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min
 json_trees = st.recursive(json_leaves, lambda kids: st.one_of(
     st.lists(kids, max_size=4),
     st.lists(st.tuples(st.one_of(st.text(max_size=6), st.sampled_from(["expiration", "conditions"])), kids),
-             max_size=4).map(fuzz.Obj)), max_leaves=20)
+             max_size=4).map(Obj)), max_leaves=20)
 condition_trees = st.one_of(
-    st.builds(lambda f, v: fuzz.Obj([(f, v)]), st.sampled_from(["key", "bucket", "q-ak", "acl", "KEY", ""]),
-              st.one_of(st.text(max_size=10), st.sampled_from([fuzz.BUCKET, "uploads/", "${filename}"]))),
+    st.builds(lambda f, v: Obj([(f, v)]), st.sampled_from(["key", "bucket", "q-ak", "acl", "KEY", ""]),
+              st.one_of(st.text(max_size=10), st.sampled_from([BUCKET, "uploads/", "${filename}"]))),
     st.builds(lambda op, d, f, v: [op, d + f, v], st.sampled_from(["eq", "starts-with", "EQ", "in"]),
               st.sampled_from(["$", ""]), st.sampled_from(["key", "bucket", "q-sign-time", ""]),
               st.one_of(st.text(max_size=10), st.integers())),
@@ -192,7 +202,7 @@ def policy_documents(draw) -> tuple[object, bool]:
     pairs = [("expiration", expiration), ("conditions", conditions)]
     pairs = draw(st.permutations(pairs))
     extra = draw(st.lists(st.tuples(st.sampled_from(["expiration", "Conditions", "x"]), json_trees), max_size=1))
-    tree = fuzz.Obj(list(pairs) + extra)
+    tree = Obj(list(pairs) + extra)
     good = (isinstance(expiration, str) and parse_iso8601(expiration) is not None and bool(conditions)
             and not extra)
     return tree, good
@@ -201,24 +211,24 @@ def policy_documents(draw) -> tuple[object, bool]:
 @CI
 @given(st.one_of(policy_documents(), json_trees.map(lambda t: (t, False))), st.randoms(use_true_random=False),
        st.dictionaries(st.sampled_from(["key", "bucket", "q-ak", "q-key-time", "acl"]), st.text(max_size=10)),
-       st.one_of(st.none(), st.just(fuzz.BUCKET)), st.one_of(st.none(), st.integers(0, 1 << 40)))
+       st.one_of(st.none(), st.just(BUCKET)), st.one_of(st.none(), st.integers(0, 1 << 40)))
 def test_policy_documents_decode_and_evaluate(doc, rnd, fields, bucket, file_size):
     tree, good = doc
-    text = fuzz.write_json(rnd, tree)
+    text = write_json(rnd, tree)
     raw = text.encode("utf-8", "surrogatepass")
-    b64, exact = fuzz.encode_policy(rnd, raw)
+    b64, exact = encode_policy(rnd, raw)
     strict = b64 == base64.b64encode(raw).decode()
-    expected = fuzz.plain(tree)
-    fuzz.check_policy(b64, fields, bucket, file_size, expect_raw=raw if exact else None,
+    expected = plain(tree)
+    check_policy(b64, fields, bucket, file_size, expect_raw=raw if exact else None,
                       expect_doc=expected if exact and isinstance(expected, dict) else None,
-                      expect_ok=good and strict and not fuzz.has_duplicates(tree))
+                      expect_ok=good and strict and not has_duplicates(tree))
 
 
 @CI
 @given(st.one_of(st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()), st.text(max_size=120),
                  st.text(alphabet=string.ascii_letters + "+/=-_ \n", max_size=120)))
 def test_policy_from_arbitrary_text(b64):
-    fuzz.check_policy(b64, {"key": "a"}, fuzz.BUCKET, 1)
+    check_policy(b64, {"key": "a"}, BUCKET, 1)
 
 
 @pytest.mark.parametrize("text", [
@@ -230,7 +240,7 @@ def test_policy_from_arbitrary_text(b64):
     '{"expiration":"2030-01-01T00:00:00Z","conditions":[{"key":"\\ud800"}]}',
 ], ids=["deep-array", "deep-object", "huge-number", "nan", "overflow", "duplicates", "lone-surrogate"])
 def test_hostile_policy_documents(text):
-    fuzz.check_policy(base64.b64encode(text.encode()).decode(), {"key": "x"}, fuzz.BUCKET, 1)
+    check_policy(base64.b64encode(text.encode()).decode(), {"key": "x"}, BUCKET, 1)
 
 
 # --- the Signature field --------------------------------------------------------------------------
@@ -246,7 +256,7 @@ auth_values = st.one_of(st.sampled_from(["sha1", "sha256", "1700000000;170000360
                                     st.text(max_size=8)), auth_values, st.booleans()), max_size=10),
        st.sampled_from(["&", ";", "&&"]))
 def test_signature_field_strings(items, separator):
-    fuzz.check_auth(separator.join(f"{k}={v}" if eq else k for k, v, eq in items))
+    check_auth(separator.join(f"{k}={v}" if eq else k for k, v, eq in items))
 
 
 @CI
@@ -255,17 +265,17 @@ def test_signature_field_strings(items, separator):
        st.text(alphabet="0123456789abcdef", min_size=40, max_size=40))
 def test_well_formed_signature_fields_parse_without_problems(order, start, ttl, headers, signature):
     times = f"{start};{start + ttl}"
-    values = {"q-sign-algorithm": "sha1", "q-ak": fuzz.SECRET_ID, "q-sign-time": times, "q-key-time": times,
+    values = {"q-sign-algorithm": "sha1", "q-ak": SECRET_ID, "q-sign-time": times, "q-key-time": times,
               "q-header-list": ";".join(headers), "q-url-param-list": "", "q-signature": signature}
-    expect = {"algorithm": "sha1", "ak": fuzz.SECRET_ID, "sign_time": times, "key_time": times,
+    expect = {"algorithm": "sha1", "ak": SECRET_ID, "sign_time": times, "key_time": times,
               "header_list": headers, "param_list": [], "signature": signature}
-    fuzz.check_auth("&".join(f"{k}={values[k]}" for k in order), expect=expect)
+    check_auth("&".join(f"{k}={values[k]}" for k in order), expect=expect)
 
 
 # --- COS error XML --------------------------------------------------------------------------------
 
 xml_names = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9._-]{0,10}\Z").filter(
-    lambda n: not n.lower().startswith("xml") and n not in fuzz.XML_NAMES[:5])
+    lambda n: not n.lower().startswith("xml") and n not in XML_NAMES[:5])
 
 
 @CI
@@ -273,23 +283,23 @@ xml_names = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9._-]{0,10}\Z").filter(
        st.one_of(st.none(), st.text(max_size=30)), st.lists(st.tuples(xml_names, st.text(max_size=20)), max_size=3))
 def test_rendered_error_documents_read_back(code, message, resource, request_id, trace_id, extra):
     data = render_error_xml(code, message, resource, request_id, trace_id, extra)
-    fuzz.check_error_xml(data, expect=fuzz.expected_roundtrip(code, message, resource, request_id, trace_id, extra))
+    check_error_xml(data, expect=expected_roundtrip(code, message, resource, request_id, trace_id, extra))
 
 
-HOSTILE = fuzz.hostile_xml(str(MARKER_FILE), NET_URL)
+HOSTILE = hostile_xml(str(MARKER_FILE), NET_URL)
 
 
 @CI
 @given(st.one_of(st.sampled_from(sorted(HOSTILE)).map(HOSTILE.__getitem__), st.binary(max_size=300),
-                 st.randoms(use_true_random=False).map(lambda r: fuzz.hand_xml(r, MARKER_URL, NET_URL))),
+                 st.randoms(use_true_random=False).map(lambda r: hand_xml(r, MARKER_URL, NET_URL))),
        st.randoms(use_true_random=False), st.booleans())
 def test_hostile_and_broken_xml_gives_a_document_or_none(data, rnd, damage):
-    fuzz.check_error_xml(fuzz.mutate_xml(rnd, data) if damage else data)
+    check_error_xml(mutate_xml(rnd, data) if damage else data)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_xml_is_refused_or_read_inert(name):
-    doc = fuzz.check_error_xml(HOSTILE[name])          # includes: the marker file's text never comes back
+    doc = check_error_xml(HOSTILE[name])          # includes: the marker file's text never comes back
     if name.startswith(("xinclude", "schema")):       # no DTD: parsed, but the include stays unresolved
         assert doc is not None and doc.code == "AccessDenied" and not doc.message
     else:
@@ -308,18 +318,18 @@ def test_oversized_error_document_is_refused_unread():
 @st.composite
 def requests_and_answers(draw) -> dict:
     rnd = draw(st.randoms(use_true_random=False))
-    args = fuzz.gen_pipeline(rnd, MARKER_URL, NET_URL)
+    args = gen_pipeline(rnd, MARKER_URL, NET_URL)
     if draw(st.booleans()):                 # a body from the multipart strategies instead of a COS form
         built = draw(valid_forms(max_parts=4))
-        body = fuzz.mutate(built.body, draw(mutation_ops), built.boundary) if draw(st.booleans()) else built.body
+        body = mutate(built.body, draw(mutation_ops), built.boundary) if draw(st.booleans()) else built.body
         args["headers"] = {"Content-Type": built.content_type, "Content-Length": str(len(body))}
         args["body"] = body
     args["headers"].update(draw(st.dictionaries(st.sampled_from(["Origin", "Content-MD5", "Transfer-Encoding"]),
                                                 st.text(max_size=12), max_size=2)))
     args["answer_body"] = draw(st.one_of(
         st.just(args["answer_body"]), st.none(), st.binary(max_size=200),
-        st.builds(render_error_xml, st.sampled_from([a[0] for a in fuzz.ANSWERS] + ["Weird", ""]),
-                  st.sampled_from([m for _, _, m in fuzz.KNOWN_ANSWERS]), st.just("r"), st.just("id"))))
+        st.builds(render_error_xml, st.sampled_from([a[0] for a in ANSWERS] + ["Weird", ""]),
+                  st.sampled_from([m for _, _, m in KNOWN_ANSWERS]), st.just("r"), st.just("id"))))
     args["status"] = draw(st.one_of(st.just(args["status"]), st.sampled_from([200, 204, 400, 403, 500])))
     return args
 
@@ -327,18 +337,18 @@ def requests_and_answers(draw) -> dict:
 @CI
 @given(requests_and_answers())
 def test_pipeline_gives_catalogued_json_findings(args):
-    fuzz.check_pipeline(**args)
+    check_pipeline(**args)
 
 
 # --- the long run's own generators, so scripts/fuzz.py cannot rot ------------------------------------
 
-@pytest.mark.parametrize("target", fuzz.TARGETS)
+@pytest.mark.parametrize("target", TARGETS)
 @settings(CI, max_examples=max(20, CI.max_examples // 4))
 @given(seed=st.integers(0, 1 << 64))
 def test_long_run_generators_hold(target, seed):
     rng = random.Random(seed)
     extra = {"marker_url": MARKER_URL, "net_url": NET_URL} if target in ("xml", "pipeline") else {}
-    fuzz.run_check(target, fuzz.GENERATORS[target](rng, **extra))
+    run_check(target, GENERATORS[target](rng, **extra))
 
 
 def test_long_run_reports_and_replays_a_finding(tmp_path, monkeypatch):
@@ -346,38 +356,38 @@ def test_long_run_reports_and_replays_a_finding(tmp_path, monkeypatch):
     def broken(**kw):
         if b"\xff" in kw["body"]:
             raise ValueError("planted")
-    monkeypatch.setitem(fuzz.CHECKS, "multipart", broken)
+    monkeypatch.setitem(CHECKS, "multipart", broken)
     args = {"body": b"aaaa\xffbbbb", "content_type": "x"}
-    exc = fuzz.attempt("multipart", args)
-    kind, signature = fuzz.classify(exc)
+    exc = attempt("multipart", args)
+    kind, signature = classify(exc)
     assert (kind, signature.split(" at ")[0]) == ("exception", "ValueError")
-    small = fuzz.minimise("multipart", args, signature)
+    small = minimise("multipart", args, signature)
     assert small == {"body": b"\xff", "content_type": ""}     # the content type did not matter either
-    finding = fuzz.Finding("multipart", signature, kind, "ValueError: planted", "", small, 7)
-    path = fuzz.write_finding(tmp_path, finding, seed=1)
-    assert fuzz.decode_args(json.loads(path.read_text())["args"]) == small
-    assert fuzz.replay(path) == 1
-    monkeypatch.setitem(fuzz.CHECKS, "multipart", lambda **kw: None)
-    assert fuzz.replay(path) == 0
+    finding = Finding("multipart", signature, kind, "ValueError: planted", "", small, 7)
+    path = write_finding(tmp_path, finding, seed=1)
+    assert decode_args(json.loads(path.read_text())["args"]) == small
+    assert replay(path) == 1
+    monkeypatch.setitem(CHECKS, "multipart", lambda **kw: None)
+    assert replay(path) == 0
 
 
 # --- size: caps and huge bodies --------------------------------------------------------------------
 
 B = "----cosdoctorFuzzBoundary"
 CT = f"multipart/form-data; boundary={B}"
-DELIM = fuzz.delimiter(B)
+DELIM = delimiter(B)
 
 
 def test_a_hundred_thousand_parts_stop_at_the_cap():
     part = DELIM + b'\r\nContent-Disposition: form-data; name="f"\r\n\r\nv\r\n'
     body = part * 100_000 + DELIM + b"--\r\n"
-    form = fuzz.check_multipart(CT, body)
+    form = check_multipart(CT, body)
     assert form.error is not None and form.error.reason == "too-many-parts"
     assert len(form.parts) == MAX_PARTS
     assert form.error.offset == len(part) * MAX_PARTS + len(DELIM) + 2
-    request = UploadRequest("POST", fuzz.COS_HOST, "/", {"content-type": CT, "content-length": str(len(body))},
-                            body, endpoint=parse_cos_host(fuzz.COS_HOST))
-    analysis = analyse_request(request, fuzz.STORES["ok"], NOW)
+    request = UploadRequest("POST", COS_HOST, "/", {"content-type": CT, "content-length": str(len(body))},
+                            body, endpoint=parse_cos_host(COS_HOST))
+    analysis = analyse_request(request, STORES["ok"], NOW)
     assert [(f["id"], f["evidence"]["reason"]) for f in analysis.findings] == \
         [("MalformedPOSTRequest_POSTBody", "too-many-parts")]
     assert block_answer(analysis, "r", "x") is None      # an undocumented answer is never sent in COS's name
@@ -395,9 +405,9 @@ def boundary_like_file(size: int, every: int) -> bytes:
                          ids=["1MB-dense", "10MB-dense", "100MB"])
 def test_huge_file_of_boundary_lookalikes_is_read_exactly(size, every):
     data = boundary_like_file(size, every)
-    assert fuzz.data_is_safe(data, B)
-    built = fuzz.build_multipart(B, [fuzz.PartSpec("key", b"k"), fuzz.PartSpec("file", data, filename="f.bin")])
-    form = fuzz.check_multipart(built.content_type, built.body, content_length=len(built.body))
+    assert data_is_safe(data, B)
+    built = build_multipart(B, [PartSpec("key", b"k"), PartSpec("file", data, filename="f.bin")])
+    form = check_multipart(built.content_type, built.body, content_length=len(built.body))
     assert form.error is None and form.complete
     file_part = form.parts[1]
     assert (file_part.data_start, file_part.size) == (built.body.index(data), size)
@@ -466,7 +476,7 @@ def python_work(run) -> int:
     """Bytecode instructions of cosdoctor code executed by run() (a pure function): deterministic,
     unlike a clock, and it sees every turn of a loop, comprehensions included."""
     count = 0
-    core = str(Path(fuzz.ROOT, "addon", "cosdoctor"))
+    core = str(Path(ROOT, "addon", "cosdoctor"))
 
     def local(frame, event, arg):  # noqa: ARG001
         nonlocal count
@@ -491,12 +501,12 @@ def python_work(run) -> int:
 
 
 python_work(lambda: parse_auth_string("q-ak=x"))   # 3.12 reports no opcodes in a process's first session
-PROBES = fuzz.probe_inputs()
+PROBES = probe_inputs()
 
 
 @pytest.mark.parametrize("probe", sorted(PROBES))
 def test_work_grows_linearly(probe):
-    base = max(8, fuzz.PROBE_SIZES[probe] // 8)
+    base = max(8, PROBE_SIZES[probe] // 8)
     run_small, run_large = PROBES[probe](base), PROBES[probe](base * 8)
     python_work(run_small)       # warm-up: under 3.13 a function's first traced call counts fewer opcodes
     small, large = python_work(run_small), python_work(run_large)
@@ -507,15 +517,15 @@ def test_work_grows_linearly(probe):
 # --- what the long run found: each stays a plain test until the core is fixed ----------------------
 
 def pipeline_for(fields: list[tuple[str, str]], document: dict | None = None) -> tuple[UploadRequest, str]:
-    spec = fuzz.signed_form(fuzz.SECRET_ID, fuzz.SECRET_KEY, fuzz.BUCKET, "uploads/a.jpg", now=NOW)
+    spec = signed_form(SECRET_ID, SECRET_KEY, BUCKET, "uploads/a.jpg", now=NOW)
     if document is not None:
-        resign(spec, fuzz.SECRET_KEY, document)
+        resign(spec, SECRET_KEY, document)
     for name, value in fields:
         spec.set(name, value)
     body, content_type = spec.encode(B)
-    request = UploadRequest("POST", fuzz.COS_HOST, "/?t=1", {"content-type": content_type,
+    request = UploadRequest("POST", COS_HOST, "/?t=1", {"content-type": content_type,
                                                               "content-length": str(len(body))}, body,
-                            endpoint=parse_cos_host(fuzz.COS_HOST))
+                            endpoint=parse_cos_host(COS_HOST))
     return request, content_type
 
 
@@ -528,7 +538,7 @@ def test_finding_auth_time_with_more_digits_than_int_allows():
 @pytest.mark.parametrize("now", [NOW, NOW + 10 ** 6], ids=["lint", "expired-timezone-hint"])
 def test_finding_key_time_with_more_digits_than_int_allows(now):
     request, _ = pipeline_for([("q-key-time", f"{NOW};" + "9" * 4400)])
-    analysis = analyse_request(request, fuzz.STORES["ok"], now)
+    analysis = analyse_request(request, STORES["ok"], now)
     assert "SignatureDoesNotMatch_POSTSignature" in analysis.ids()
 
 
@@ -545,9 +555,9 @@ def test_finding_outputs_are_always_utf8(case):
         request = UploadRequest(request.method, request.host, request.path,
                                 {**request.headers, "content-type": f"multipart/form-data; boundary={B}\udcff"},
                                 request.body, endpoint=request.endpoint)
-    analysis = analyse_request(request, fuzz.STORES["ok"], NOW)
+    analysis = analyse_request(request, STORES["ok"], NOW)
     answer = read_answer(403, {}, render_error_xml("AccessDenied", "Access Denied.", "r", "id"))
-    diagnosis = diagnose(analysis, answer, NOW, fuzz.STORES["ok"])
+    diagnosis = diagnose(analysis, answer, NOW, STORES["ok"])
     assert explain(analysis, answer, NOW)
     line = dumps_record(record(time="t", flow_id="f", client=None, method="POST", url="u", host=None, bucket=None,
                                region=None, key=None, status=403, error=diagnosis.error,

@@ -5,11 +5,13 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from cosdoctor.wire import errorxml
 from cosdoctor.wire.errorxml import (
     MAX_XML_BYTES,
     CosErrorDoc,
+    escape_xml,
     normalise_message,
     parse_error_xml,
     render_error_xml,
@@ -194,7 +196,7 @@ def test_hostile_documents_refused(make, secret_file: str) -> None:
 def test_parser_itself_is_hardened(make, secret_file: str) -> None:
     """Defence in depth: even without the DOCTYPE pre-check, the parser expands nothing."""
     try:
-        root = errorxml._parse_tree(make(secret_file))
+        root = etree.fromstring(make(secret_file), errorxml.make_parser())
     except Exception:
         return  # refusing is fine too
     text = "".join(root.itertext())
@@ -204,8 +206,8 @@ def test_parser_itself_is_hardened(make, secret_file: str) -> None:
 
 def test_oversized_body_is_not_parsed(monkeypatch) -> None:
     calls: list[int] = []
-    real = errorxml._parse_tree
-    monkeypatch.setattr(errorxml, "_parse_tree", lambda data: calls.append(1) or real(data))
+    real = errorxml.make_parser
+    monkeypatch.setattr(errorxml, "make_parser", lambda: calls.append(1) or real())
     huge = VALID[:-8] + b" " * (100 * 1024 * 1024) + b"</Error>"
     start = time.monotonic()
     assert parse_error_xml(huge) is None
@@ -325,3 +327,29 @@ def test_render_details_after_message_indented_like_cos() -> None:
     assert doc.extra == (("StringToSign", "sha1\n1;2\nabc\n"), ("FormatString", "put\n/\n\na=b&c=d\n"))
     with pytest.raises(ValueError):
         render_error_xml("C", "M", "/", "r", details=[("bad name", "x")])
+
+
+# --- escape_xml: the one escape for every XML document we write (error bodies, CORS rules) ------------
+
+@pytest.mark.parametrize("text, whitespace, expected", [
+    ("plain", False, "plain"),
+    ("a<b & c>d", False, "a&lt;b &amp; c&gt;d"),
+    ("it's \"q\"", False, "it&apos;s &quot;q&quot;"),
+    ("cr\rlf\ntab\t", False, "cr&#13;lf\ntab\t"),
+    ("cr\rlf\ntab\t", True, "cr&#13;lf&#10;tab&#9;"),
+    ("nul\x00 bell\x07 \ud800 \uffff", False, "nul\ufffd bell\ufffd \ufffd \ufffd"),
+    ("文件 😀", True, "文件 😀"),
+])
+def test_escape_xml(text: str, whitespace: bool, expected: str) -> None:
+    assert escape_xml(text, whitespace=whitespace) == expected
+
+
+@given(st.text(max_size=80), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_escaped_text_parses_back_to_itself(text: str, whitespace: bool) -> None:
+    escaped = escape_xml(text, whitespace=whitespace)
+    assert not whitespace or ("\n" not in escaped and "\t" not in escaped)
+    root = etree.fromstring(f"<a>{escaped}</a>".encode("utf-8"), errorxml.make_parser())
+    legal = "".join("\ufffd" if ord(c) < 0x20 and c not in "\t\n\r" or 0xD800 <= ord(c) <= 0xDFFF
+                    or c in "\ufffe\uffff" else c for c in text)
+    assert "".join(root.itertext()) == legal

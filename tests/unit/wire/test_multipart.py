@@ -6,7 +6,9 @@ Every malformation case states its reason and the exact byte offset, found in th
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +16,6 @@ import requests
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cosdoctor.wire import multipart
 from cosdoctor.wire.form import parse_form
 from cosdoctor.wire.multipart import (
     MAX_HEADER_BLOCK,
@@ -746,27 +747,47 @@ def test_property_any_content_type_and_body(content_type: str, body: bytes) -> N
 
 # --- fast paths: the same result as the general parser ---------------------------------------------
 
-_NEVER = re.compile(rb"(?!)")
-
-
 def general_only(content_type: str | None, body: bytes, **kwargs: object) -> MultipartForm:
     """parse_multipart with the fast paths switched off: only the general parser runs."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(multipart, "_USUAL_FIELD", _NEVER)
-        patch.setattr(multipart, "_SIMPLE_HEADERS", _NEVER)
-        patch.setattr(multipart, "_USUAL_CONTENT_TYPE", re.compile(r"(?!)"))
-        return parse_multipart(content_type, body, **kwargs)  # type: ignore[arg-type]
+    return parse_multipart(content_type, body, fast_paths=False, **kwargs)  # type: ignore[arg-type]
 
 
-def test_usual_parts_never_reach_the_general_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(*args: object) -> None:
-        raise AssertionError("the general parser ran")
+def python_calls(run: Callable[[], object]) -> int:
+    """How many Python-level function calls `run` makes (C calls such as bytes.find not counted)."""
+    calls = 0
 
-    monkeypatch.setattr(multipart, "_parse_params", fail)
-    monkeypatch.setattr(multipart, "_header_lines", fail)
-    body = build(default_parts(b"jpeg bytes\r\n--not a delimiter"))
-    form = parse_multipart(CT, body)
-    assert form.error is None and form.complete and len(form.parts) == len(FIELDS) + 1
+    def count(frame, event, arg):  # noqa: ARG001
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    enabled = gc.isenabled()
+    gc.disable()
+    sys.setprofile(count)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+        if enabled:
+            gc.enable()
+    return calls
+
+
+@pytest.mark.parametrize("fast_paths", [True, False])
+def test_usual_fields_cost_one_call_each_on_the_fast_path(fast_paths: bool) -> None:
+    """The fast lane builds a usual field's Part (one __init__) and nothing else; the general
+    parser spends about ten calls on each. Counted, not timed, so the figure is not noisy (the
+    margin is for callbacks a garbage collection may run meanwhile)."""
+    def form(fields: int) -> bytes:
+        return build([field_part(f"x-cos-meta-{i}", b"v") for i in range(fields)] + default_parts(b"jpeg"))
+
+    small, large = form(10), form(110)
+    extra = python_calls(lambda: parse_multipart(CT, large, fast_paths=fast_paths)) - \
+        python_calls(lambda: parse_multipart(CT, small, fast_paths=fast_paths))
+    if fast_paths:
+        assert extra <= 150                      # 100 more fields: about one call each
+    else:
+        assert extra >= 500                      # the measure tells the two apart
 
 
 V512 = b"v" * 512
@@ -829,10 +850,7 @@ def test_fast_paths_agree_with_the_general_parser(name: str, trust_tail: bool) -
     "Multipart/Form-Data; boundary=a", "multipart/form-data; boundary=", "text/plain; boundary=a",
 ])
 def test_usual_content_type_agrees_with_the_general_parser(content_type: str) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(multipart, "_USUAL_CONTENT_TYPE", re.compile(r"(?!)"))
-        general = parse_boundary(content_type)
-    assert parse_boundary(content_type) == general
+    assert parse_boundary(content_type) == parse_boundary(content_type, fast_paths=False)
 
 
 shapes = st.sampled_from([

@@ -1,0 +1,102 @@
+"""Scale probes: time must grow linearly with the input. Each probe builds an input of k units;
+the exponent of the time at 16k over the time at k says how it grows (1.0 linear, 2.0 quadratic)."""
+from __future__ import annotations
+
+import base64
+import math
+import time
+from collections.abc import Callable
+
+from cosdoctor.cos.hosts import parse_cos_host
+from cosdoctor.cos.policy import decode_policy, evaluate_conditions
+from cosdoctor.cos.signature import parse_auth_string
+from cosdoctor.findings.answer import explain, read_answer
+from cosdoctor.findings.request_checks import UploadRequest, analyse_request
+from cosdoctor.wire.errorxml import parse_error_xml
+from cosdoctor.wire.form import parse_form
+from cosdoctor.wire.multipart import parse_multipart
+from devkit.formbuilder import policy_b64
+from devkit.fuzzing.common import BUCKET, COS_HOST, STORES
+from devkit.fuzzing.multipart import PartSpec, build_multipart, content_type_for, delimiter
+
+def probe_inputs() -> dict[str, Callable[[int], Callable[[], object]]]:
+    boundary = "----probe"
+    delim = delimiter(boundary)
+    ct = content_type_for(boundary, False)
+
+    def many_parts(k: int):
+        body = b"".join(delim + b'\r\nContent-Disposition: form-data; name="f"\r\n\r\nv\r\n' for _ in range(k))
+        body += delim + b"--"
+        return lambda: parse_form(ct, body)
+
+    def near_misses(k: int):
+        data = (b"\r\n" + delim + b"X") * k
+        body = delim + b'\r\nContent-Disposition: form-data; name="file"\r\n\r\n' + data + b"\r\n" + delim + b"--"
+        return lambda: parse_multipart(ct, body)
+
+    def headers_heavy(k: int):
+        line = b"X-A: " + b"h" * 100 + b"\r\n"
+        part = delim + b'\r\nContent-Disposition: form-data; name="f"\r\n' + line * 100 + b"\r\nv\r\n"
+        body = part * k + delim + b"--"
+        return lambda: parse_multipart(ct, body)
+
+    def conditions(k: int):
+        document = {"expiration": "2030-01-01T00:00:00Z",
+                    "conditions": [["starts-with", "$key", "uploads/"], {"bucket": BUCKET}] * k}
+        b64, _ = policy_b64(document)
+        return lambda: evaluate_conditions(decode_policy(b64), {"key": "x"}, bucket=BUCKET, file_size=1)
+
+    def duplicate_keys(k: int):
+        text = "{" + ",".join('"a":{"b":1,"b":2}' for _ in range(k)) + "}"
+        b64 = base64.b64encode(text.encode()).decode()
+        return lambda: decode_policy(b64)
+
+    def b64_whitespace(k: int):
+        b64 = " ".join(base64.b64encode(b'{"expiration":"2030-01-01T00:00:00Z","conditions":[1]}').decode()
+                       for _ in range(k))
+        return lambda: decode_policy(b64)
+
+    def auth_items(k: int):
+        text = "&".join(f"x{i}=y" for i in range(k))
+        return lambda: parse_auth_string(text)
+
+    def xml_children(k: int):
+        data = b"<Error>" + b"<HostId>x</HostId>" * k + b"</Error>"
+        return lambda: parse_error_xml(data)
+
+    def pipeline_fields(k: int):
+        parts = [PartSpec(f"x-cos-meta-{i // 2}", b"v") for i in range(k)] + [PartSpec("file", b"f", filename="a")]
+        built = build_multipart(boundary, parts)
+        request = UploadRequest("POST", COS_HOST, "/", {"content-type": built.content_type}, built.body,
+                                endpoint=parse_cos_host(COS_HOST))
+        return lambda: explain(analyse_request(request, STORES["ok"], 0), read_answer(403, {}, b""), 0)
+
+    return {"multipart-parts": many_parts, "multipart-near-misses": near_misses,
+            "multipart-headers": headers_heavy, "policy-conditions": conditions,
+            "policy-duplicate-keys": duplicate_keys, "policy-base64-whitespace": b64_whitespace,
+            "auth-items": auth_items, "xml-children": xml_children, "pipeline-fields": pipeline_fields}
+
+
+PROBE_SIZES = {"multipart-parts": 600, "multipart-near-misses": 20_000, "multipart-headers": 150,
+               "policy-conditions": 300, "policy-duplicate-keys": 2_000, "policy-base64-whitespace": 2_000,
+               "auth-items": 3_000, "xml-children": 3_000, "pipeline-fields": 150}
+
+
+def scale_probes(factor: int = 16) -> list[tuple[str, float, float, float]]:
+    """(probe, seconds at 1x, seconds at factor x, growth exponent); 1.0 is linear, 2.0 quadratic."""
+    results = []
+    for name, make in probe_inputs().items():
+        base = PROBE_SIZES[name]
+        times = []
+        for k in (base, base * factor):
+            run = make(k)
+            run()
+            best = math.inf
+            for _ in range(3):
+                t0 = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - t0)
+            times.append(best)
+        exponent = math.log(max(times[1], 1e-9) / max(times[0], 1e-9)) / math.log(factor)
+        results.append((name, times[0], times[1], exponent))
+    return results
