@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -33,6 +33,8 @@ __all__ = [
     "KEY_TIME_RE",
     "is_hex40",
     "find_post_mistake",
+    "key_time_candidates",
+    "signed_key_time",
     "find_header_mistake",
 ]
 
@@ -335,15 +337,62 @@ def find_post_mistake(secret_key: str, key_time: str, policy: Policy, provided: 
         if data != policy.raw and _chain(secret_key, key_time, sha1_hex(data)) == provided:
             return "policy-bytes-differ"
 
-    for other in other_key_times:
-        if isinstance(other, str) and other != key_time and _chain(secret_key, other, sts) == provided:
-            return "key-time-mismatch"
-
     if provided in _swapped(secret_key, key_time, sts):
         return "hmac-args-swapped"
     if provided in _binary(secret_key, key_time, sts):
         return "binary-sign-key"
+    if signed_key_time(secret_key, key_time, sts, provided, other_key_times=other_key_times) is not None:
+        return "key-time-mismatch"
     return "wrong-secret-key"
+
+
+KEY_TIME_SHIFT_BOTH_S = 3600   # a signer's clock against the client's: both ends moved alike
+KEY_TIME_SHIFT_ONE_S = 300     # one end regenerated on the client a few minutes later or earlier
+
+
+def key_time_candidates(key_time: str, other_key_times: Sequence[str] = ()) -> Iterator[str]:
+    """KeyTimes a client may have signed with instead of ``key_time``, likeliest first: the
+    given others (the policy's q-sign-time), milliseconds instead of seconds, both ends shifted
+    alike by up to an hour, each end alone by up to five minutes. At most ~8 400, each once."""
+    seen = {key_time}
+
+    def fresh(candidate: str) -> bool:
+        if candidate in seen:
+            return False
+        seen.add(candidate)
+        return True
+
+    for other in other_key_times:
+        if isinstance(other, str) and KEY_TIME_RE.match(other) and fresh(other):
+            yield other
+    if not KEY_TIME_RE.match(key_time):
+        return
+    start, end = (int(t) for t in key_time.split(";"))
+    for candidate in (f"{start * 1000};{end * 1000}", f"{start};{end * 1000}", f"{start * 1000};{end}"):
+        if fresh(candidate):
+            yield candidate
+    for shift in range(1, KEY_TIME_SHIFT_BOTH_S + 1):
+        for d in (-shift, shift):
+            if start + d >= 0 and fresh(candidate := f"{start + d};{end + d}"):
+                yield candidate
+    for shift in range(1, KEY_TIME_SHIFT_ONE_S + 1):
+        for d in (-shift, shift):
+            if start + d >= 0 and fresh(candidate := f"{start + d};{end}"):
+                yield candidate
+            if end + d >= 0 and fresh(candidate := f"{start};{end + d}"):
+                yield candidate
+
+
+def signed_key_time(secret_key: str, key_time: str, string_to_sign: str, provided: str, *,
+                    other_key_times: Sequence[str] = ()) -> str | None:
+    """The KeyTime among ``key_time_candidates`` that gives ``provided`` for this StringToSign
+    (the policy's SHA-1 does not depend on it), or None. Bounded: two HMACs a candidate."""
+    secret, message = _utf8(secret_key), string_to_sign.encode()
+    for candidate in key_time_candidates(key_time, other_key_times):
+        sign_key = hmac.new(secret, candidate.encode(), hashlib.sha1).hexdigest().encode()
+        if hmac.new(sign_key, message, hashlib.sha1).hexdigest() == provided:
+            return candidate
+    return None
 
 
 def _server_pairs(listed: tuple[str, ...], given: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ from cosdoctor.cos.times import format_iso8601, whole_hour_offset
 from cosdoctor.cos.policy import ConditionResult, Policy, decode_policy, evaluate_conditions
 from cosdoctor.cos.secrets import redact_evidence, shorten
 from cosdoctor.cos.signature import (
-    KEY_TIME_RE, find_header_mistake, find_post_mistake, header_signature, is_hex40,
+    KEY_TIME_RE, find_header_mistake, find_post_mistake, header_signature, is_hex40, signed_key_time,
     parse_auth_string, post_signature,
 )
 
@@ -350,7 +350,11 @@ def _check_post_signature(analysis: Analysis, form: UploadForm, policy: Policy,
                                 other_key_times=other_times)
     analysis.signature = SignatureCheck("policy", True, False, mistake, string_to_sign,
                                         shorten(correct.signature))
-    analysis.add("SignatureDoesNotMatch_POSTSignature", _signature_evidence(analysis.signature))
+    evidence = _signature_evidence(analysis.signature)
+    if mistake == "key-time-mismatch":
+        evidence["signed_key_time"] = signed_key_time(credential.secret_key, key_time, correct.string_to_sign,
+                                                      provided, other_key_times=other_times)
+    analysis.add("SignatureDoesNotMatch_POSTSignature", evidence)
 
 
 def _signature_evidence(check: SignatureCheck, detail: str | None = None) -> dict:

@@ -15,7 +15,11 @@ from cosdoctor.cos.signature import (
     AuthString,
     cos_url_encode,
     find_header_mistake,
+    KEY_TIME_SHIFT_BOTH_S,
+    KEY_TIME_SHIFT_ONE_S,
     find_post_mistake,
+    key_time_candidates,
+    signed_key_time,
     header_signature,
     hmac_sha1_hex,
     is_hex40,
@@ -303,6 +307,8 @@ def test_find_post_mistake(provided: str, expected: str | None) -> None:
 def test_key_time_mismatch_needs_the_candidate() -> None:
     provided = _buggy(key_time=OTHER_KEY_TIME)
     assert find_post_mistake(SECRET_KEY, POST_KEY_TIME, POLICY, provided) == "wrong-secret-key"
+    assert signed_key_time(SECRET_KEY, POST_KEY_TIME, hashlib.sha1(POST_POLICY_TEXT.encode()).hexdigest(),
+                           provided) is None
 
 
 def test_policy_bytes_differ_other_direction() -> None:
@@ -456,3 +462,36 @@ def test_auth_from_pairs_matches_the_string_form() -> None:
     assert "missing q-signature" in missing.problems
     assert "duplicate q-ak" in auth_from_pairs([*pairs, ("q-ak", "x")]).problems
     assert auth_from_pairs([*pairs[:-1], ("q-signature", None)]).signature == ""
+
+
+# --- KeyTime search: the signer's clock, a KeyTime regenerated on the client, milliseconds -------
+
+def _shifted(start_shift: int = 0, end_shift: int = 0, scale: tuple[int, int] = (1, 1)) -> str:
+    start, end = (int(t) for t in POST_KEY_TIME.split(";"))
+    return f"{(start + start_shift) * scale[0]};{(end + end_shift) * scale[1]}"
+
+
+@pytest.mark.parametrize("key_time", [
+    _shifted(-7, -7), _shifted(90, 90), _shifted(3600, 3600), _shifted(-3600, -3600),   # both ends alike
+    _shifted(start_shift=-1), _shifted(start_shift=300), _shifted(end_shift=-300), _shifted(end_shift=42),
+    _shifted(scale=(1000, 1000)), _shifted(scale=(1, 1000)),                          # milliseconds
+])
+def test_signed_key_time_finds_the_keytime_the_client_used(key_time: str) -> None:
+    provided = _buggy(key_time=key_time)
+    sts = hashlib.sha1(POST_POLICY_TEXT.encode()).hexdigest()
+    assert find_post_mistake(SECRET_KEY, POST_KEY_TIME, POLICY, provided) == "key-time-mismatch"
+    assert signed_key_time(SECRET_KEY, POST_KEY_TIME, sts, provided) == key_time
+
+
+@pytest.mark.parametrize("key_time", [_shifted(3601, 3601), _shifted(start_shift=301), _shifted(10, 20)])
+def test_signed_key_time_stays_within_its_bounds(key_time: str) -> None:
+    provided = _buggy(key_time=key_time)
+    assert find_post_mistake(SECRET_KEY, POST_KEY_TIME, POLICY, provided) == "wrong-secret-key"
+
+
+def test_key_time_candidates_are_bounded_and_unique() -> None:
+    candidates = list(key_time_candidates(POST_KEY_TIME, [OTHER_KEY_TIME, POST_KEY_TIME, "junk"]))
+    assert candidates[0] == OTHER_KEY_TIME
+    assert POST_KEY_TIME not in candidates and "junk" not in candidates
+    assert len(candidates) == len(set(candidates)) <= 3 + 1 + 2 * KEY_TIME_SHIFT_BOTH_S + 4 * KEY_TIME_SHIFT_ONE_S
+    assert list(key_time_candidates("not;a-key-time")) == []
