@@ -19,7 +19,6 @@ from cosdoctor.findings.request_checks import Analysis, condition_evidence, expi
 from cosdoctor.cos.secrets import redact_evidence
 
 SUCCESS_STATUSES = frozenset({200, 201, 204, 303})
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 # (Code, Message pattern or None for any, finding ID). First match wins; order matters.
 ANSWERS: tuple[tuple[str, str | None, str], ...] = (
@@ -141,13 +140,12 @@ def answer_id(analysis: Analysis | None, answer: CosAnswer) -> str | None:
 
 def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]:
     """Findings for one COS flow: COS's answer explained first, then the request's own findings."""
-    lang = analysis.lang
     predicted = verdict(analysis)
     response_id = answer_id(analysis, answer)
     results: list[dict] = []
     if response_id is not None:
         evidence = _response_evidence(analysis, answer, response_id, local_now)
-        results.append(catalogue.finding(response_id, "response", redact_evidence(evidence), lang))
+        results.append(catalogue.finding(response_id, "response", redact_evidence(evidence)))
     for found in analysis.findings:
         if found["id"] == response_id:
             continue
@@ -156,18 +154,18 @@ def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]
         results.append(found)
     disagreement = _disagreement(predicted, response_id, answer)
     if disagreement:
-        results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement, lang))
+        results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement))
     if answer.server_time is not None and abs(local_now - answer.server_time) > 60:
         if response_id not in ("AccessDenied_Expiration", "RequestTimeTooSkewed_ClockSkew"):
             results.append(catalogue.finding("Warning_ClockSkew", "response",
-                                             {"clock_skew_s": local_now - answer.server_time}, lang))
+                                             {"clock_skew_s": local_now - answer.server_time}))
     return sort_findings(results)
 
 
 def sort_findings(findings: list[dict]) -> list[dict]:
     """Most important first: COS's own answer, then errors, warnings, info (stable otherwise)."""
     return sorted(findings, key=lambda f: (f["phase"] != "response" or f["id"].startswith("Warning_"),
-                                           SEVERITY_ORDER.get(f["severity"], 3)))
+                                           catalogue.severity_rank(f["severity"])))
 
 
 def _disagreement(predicted: dict | None, response_id: str | None, answer: CosAnswer) -> dict | None:

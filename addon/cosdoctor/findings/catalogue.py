@@ -16,10 +16,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 LANGS = ("en", "ko", "zh")
+# The one severity order: most important first. Everything that sorts or counts by severity uses it.
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+PHASES = ("preflight", "response")
 
 _PATH = Path(__file__).with_name("catalogue.json")
-_SEVERITIES = ("error", "warning", "info")
-_PHASES = ("preflight", "response")
 _TEXT_FIELDS = ("title", "cause", "fix")
 _ENTRY_KEYS = frozenset({"severity", "code", "status", "message", "certain", "doc", "evidence", "text"})
 _OPTIONAL_ENTRY_KEYS = frozenset({"defaults"})
@@ -37,9 +39,6 @@ _UNKNOWN_PREFIX = "Unknown_"
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Placeholders the builder derives from an evidence key (derived name -> the key it needs).
 _DERIVED = {"actual_text": "actual", "mistake_text": "mistake", "reason_text": "reason"}
-_MISSING = "?"
-_ABSENT = "(absent)"
-_MAX_SHOWN = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +111,7 @@ def _validate_entry(eid: str, raw: object) -> list[str]:
         problems.append(f"{eid}: unknown keys {sorted(extra)}")
     severity, code, status = raw.get("severity"), raw.get("code"), raw.get("status")
     message, certain = raw.get("message"), raw.get("certain")
-    if severity not in _SEVERITIES:
+    if severity not in SEVERITIES:
         problems.append(f"{eid}: bad severity {severity!r}")
     if code is not None and not isinstance(code, str):
         problems.append(f"{eid}: code must be a string or null")
@@ -299,141 +298,82 @@ def reason_text(word: str, lang: str = "en") -> str:
     return _REASONS[word][lang]
 
 
-# --- rendering -------------------------------------------------------------------------------
+def fallback_text(table: str, lang: str = "en") -> str:
+    """The sentence for a `mistake` or `reason` nobody named ("mistake" or "reason")."""
+    _check_lang(lang)
+    return _FALLBACK[table][lang]
 
-def _plain(value: object, depth: int = 0) -> object:
+
+# --- plain findings ----------------------------------------------------------------------------
+
+_SCALARS = (bool, int, float, str)
+
+
+def plain_value(value: object, depth: int = 0) -> object:
     """A JSON-ready copy: evidence may hold tuples, bytes or sets; the report needs plain JSON."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, _SCALARS):
         return value
     if depth > 20:
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", "backslashreplace")
     if isinstance(value, Mapping):
-        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+        return {str(k): plain_value(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_plain(v, depth + 1) for v in value]
+        items = [plain_value(v, depth + 1) for v in value]
         if isinstance(value, (set, frozenset)):
             items.sort(key=repr)
         return items
     return str(value)
 
 
-def _show(value: object, absent: str) -> str:
-    """How an evidence value reads inside a sentence."""
-    if value is None:
-        return absent
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        shown = value
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        shown = ", ".join(_show(v, absent) for v in _plain(value))  # type: ignore[union-attr]
-    elif isinstance(value, Mapping):
-        shown = json.dumps(_plain(value), ensure_ascii=False)
-    else:
-        plain = _plain(value)
-        shown = plain if isinstance(plain, str) else str(plain)
-    return shown if len(shown) <= _MAX_SHOWN else shown[:_MAX_SHOWN - 1] + "…"
-
-
-class _Values(dict):
-    """format_map values: a key the evidence lacks renders as `missing`, never a KeyError."""
-
-    missing = _MISSING        # a class attribute: no __init__ to run for every finding
-
-    def __missing__(self, key: str) -> str:
-        return self.missing
-
-
-class _EmptyValues(_Values):
-    """format_map values for COS's own messages: an absent value renders as nothing."""
-
-    missing = ""
-
-
-def _fill(template: str, values: _Values) -> str:
-    try:
-        return template.format_map(values).strip()
-    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
-        return template.strip()   # validated templates never get here; a finding beats a traceback
-
-
-def _table_sentence(table: dict[str, dict[str, str]], word: object, fallback: str, lang: str) -> str:
-    row = table.get(word) if isinstance(word, str) else None
-    return (row or _FALLBACK[fallback])[lang]
-
-
-def _text_values(finding_id: str, evidence: Mapping[str, object], lang: str,
-                 names: frozenset[str] | None = None) -> _Values:
-    """The placeholder values; with `names`, only those (the rest would go unused)."""
-    values = _Values()
-    for key, value in evidence.items():
-        if names is None or key in names:
-            values[str(key)] = _show(value, _ABSENT)
-    for key, default in _DEFAULTS.get(finding_id, {}).items():
-        if evidence.get(key) is None:
-            values[key] = default
-    if names is None or "actual_text" in names:
-        actual = evidence.get("actual")
-        values["actual_text"] = "" if actual is None else _show(actual, "")
-    if names is None or "mistake_text" in names:
-        values["mistake_text"] = _table_sentence(_MISTAKES, evidence.get("mistake"), "mistake", lang)
-    if names is None or "reason_text" in names:
-        values["reason_text"] = _table_sentence(_REASONS, evidence.get("reason"), "reason", lang)
-    return values
-
-
-@dataclass(frozen=True, slots=True)
-class _Texts:
-    """One entry's title, cause and fix templates in one language, parsed once."""
-
-    names: frozenset[str]                                  # every placeholder the three use
-    parts: tuple[tuple[str, str | None], ...]              # (template, its text when it has no placeholder)
-
-
-_TEXTS: dict[tuple[str, str], _Texts] = {}
-
-
-def _texts(template_id: str, lang: str) -> _Texts:
-    found = _TEXTS.get((template_id, lang))
-    if found is None:
-        text = _ENTRIES[template_id].text[lang]
-        names: set[str] = set()
-        parts = []
-        for template in (text["title"], text["cause"], text["fix"]):
-            used = _placeholders(template)[0]
-            names.update(used)
-            parts.append((template, None if used else _fill(template, _Values())))
-        found = _TEXTS[(template_id, lang)] = _Texts(frozenset(names), tuple(parts))
-    return found
-
-
-_SCALARS = (bool, int, float, str)
-
-
 def _plain_evidence(evidence: Mapping[str, object]) -> dict:
-    """_plain(dict(evidence)), without a call for the scalar values most evidence holds."""
-    return {str(k): v if v is None or isinstance(v, _SCALARS) else _plain(v, 1) for k, v in evidence.items()}
+    """plain_value(dict(evidence)), without a call for the scalar values most evidence holds."""
+    return {str(k): v if v is None or isinstance(v, _SCALARS) else plain_value(v, 1)
+            for k, v in evidence.items()}
 
 
-def finding(finding_id: str, phase: str, evidence: Mapping[str, object] | None = None,
-            lang: str = "en") -> dict:
-    """A JSON-ready finding dict with title, cause and fix filled from the evidence in `lang`."""
-    if lang not in LANGS:
-        _check_lang(lang)
-    if phase not in _PHASES:
-        raise ValueError(f"unknown phase {phase!r}; expected one of {', '.join(_PHASES)}")
+def finding(finding_id: str, phase: str, evidence: Mapping[str, object] | None = None) -> dict:
+    """A plain finding: `{"id", "severity", "phase", "evidence"}`, with no words in it.
+
+    Why a dict and not a class: the render stage turns findings into the contract's dicts (the same
+    keys plus title, cause, fix and doc), and it must do the same for findings read back from a
+    report file or a saved flow, which are dicts. One shape in, one shape out, JSON-ready at every
+    step, and the evidence stays a mutable dict that later stages (origins, CORS) add facts to.
+    """
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; expected one of {', '.join(PHASES)}")
     found = _ENTRIES.get(finding_id) or entry(finding_id)
     plain = _plain_evidence(evidence) if evidence else {}
     if found.id.startswith(_UNKNOWN_PREFIX) and found.code is not None:
         plain.setdefault("code", found.code)
-    template_id = _UNKNOWN_TEMPLATE if found.id not in _ENTRIES else found.id
-    texts = _texts(template_id, lang)
-    values = _text_values(template_id, plain, lang, texts.names) if texts.names else _Values()
-    title, cause, fix = [fixed if fixed is not None else _fill(template, values) for template, fixed in texts.parts]
-    return {"id": found.id, "severity": found.severity, "phase": phase,
-            "title": title, "cause": cause, "fix": fix, "doc": found.doc, "evidence": plain}
+    return {"id": found.id, "severity": found.severity, "phase": phase, "evidence": plain}
+
+
+def severity_rank(severity: object) -> int:
+    """0 for error, 1 warning, 2 info, 3 for anything else (a record edited by hand)."""
+    return SEVERITY_RANK.get(severity, len(SEVERITIES))  # type: ignore[arg-type]
+
+
+def texts(finding_id: str, lang: str) -> Mapping[str, str]:
+    """The title, cause and fix templates of a finding ID in `lang` (Unknown_<Code>: the template's).
+    KeyError for an ID the catalogue does not know, ValueError for an unknown language."""
+    _check_lang(lang)
+    found = _ENTRIES.get(finding_id)
+    if found is None:
+        entry(finding_id)                         # KeyError unless Unknown_<Code>
+        found = _ENTRIES[_UNKNOWN_TEMPLATE]
+    return found.text[lang]
+
+
+def defaults(finding_id: str) -> Mapping[str, str]:
+    """Values for optional evidence keys that are missing or null."""
+    return _DEFAULTS.get(finding_id if finding_id in _ENTRIES else _UNKNOWN_TEMPLATE, {})
+
+
+def template_names(template: str) -> tuple[str, ...]:
+    """The placeholder names a (validated) template uses."""
+    return tuple(_placeholders(template)[0])
 
 
 def cos_message(finding_id: str, evidence: Mapping[str, object]) -> str | None:
@@ -445,12 +385,34 @@ def cos_message(finding_id: str, evidence: Mapping[str, object]) -> str | None:
     found = entry(finding_id)
     if found.message is None:
         return None
-    values = _EmptyValues()
+    values: dict[str, str] = _Blank()
     for key, value in (evidence or {}).items():
-        values[str(key)] = _show(value, "")
+        values[str(key)] = _message_value(value)
     actual = (evidence or {}).get("actual")
-    values["actual_text"] = "" if actual is None else _show(actual, "")
+    values["actual_text"] = "" if actual is None else _message_value(actual)
     try:
         return found.message.format_map(values)
     except (ValueError, IndexError, KeyError, AttributeError, TypeError):
         return found.message
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+_MAX_MESSAGE_VALUE = 1000
+
+
+def _message_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        shown = ", ".join(_message_value(v) for v in plain_value(value))  # type: ignore[union-attr]
+    elif isinstance(value, Mapping):
+        shown = json.dumps(plain_value(value), ensure_ascii=False)
+    else:
+        shown = value if isinstance(value, str) else str(plain_value(value))
+    return shown if len(shown) <= _MAX_MESSAGE_VALUE else shown[:_MAX_MESSAGE_VALUE - 1] + "…"

@@ -2,7 +2,8 @@
 
 `analyse_request` runs the checks in the order COS is believed to apply them (spec §7) and returns
 every finding, not only the first: the first *error* is what COS would answer (`verdict`), the rest
-is what the user will hit next. Findings are catalogue dicts; this module holds no message text.
+is what the user will hit next. Findings are plain catalogue findings (ID, severity, phase,
+evidence); this module holds no message text and needs no language.
 """
 from __future__ import annotations
 
@@ -85,7 +86,6 @@ class SignatureCheck:
 class Analysis:
     request: UploadRequest
     now: int
-    lang: str = "en"
     endpoint: CosEndpoint | None = None
     form: UploadForm | None = None
     policy: Policy | None = None
@@ -125,7 +125,7 @@ class Analysis:
 
     def add(self, finding_id: str, evidence: Mapping[str, object] | None = None, *,
             documented: bool = True) -> dict:
-        found = catalogue.finding(finding_id, "preflight", redact_evidence(dict(evidence or {})), self.lang)
+        found = catalogue.finding(finding_id, "preflight", redact_evidence(dict(evidence or {})))
         self.findings.append(found)
         if not documented:
             self.undocumented.add(finding_id)
@@ -155,9 +155,8 @@ def is_certain(analysis: Analysis, found: dict) -> bool:
     return catalogue.entry(found["id"]).certain and found["id"] not in analysis.undocumented
 
 
-def analyse_request(request: UploadRequest, credentials: CredentialStore | None, now: int,
-                    lang: str = "en") -> Analysis:
-    analysis = Analysis(request=request, now=now, lang=lang, endpoint=request.endpoint)
+def analyse_request(request: UploadRequest, credentials: CredentialStore | None, now: int) -> Analysis:
+    analysis = Analysis(request=request, now=now, endpoint=request.endpoint)
     if not _check_transport_and_body(analysis):
         return analysis
     form = analysis.form

@@ -19,11 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cosdoctor.cos.times import format_iso8601, parse_iso8601
+from cosdoctor.findings.catalogue import SEVERITIES, SEVERITY_RANK as _SEVERITY_RANK
+from cosdoctor.render.words import render_finding
 
 __all__ = ["render_html", "is_secret_name", "LABELS", "SEVERITIES"]
-
-SEVERITIES = ("error", "warning", "info")
-_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 ACTIONS = ("forwarded", "blocked", "replayed")
 
 # Timeline geometry (SVG user units) and bucket sizes a person reads easily.
@@ -358,16 +357,18 @@ def _status(value: object) -> int | None:
     return None
 
 
-def _finding(raw: Mapping) -> _Finding:
+def _finding(record: Mapping, lang: str) -> _Finding:
+    """One finding of a record, its texts re-rendered from its ID and evidence in `lang`."""
+    raw = render_finding(record, lang)
     return _Finding(
         id=_str(raw.get("id")) or "?", severity=_str(raw.get("severity")).lower() or "?",
         phase=_str(raw.get("phase")), title=_str(raw.get("title")), cause=_str(raw.get("cause")),
         fix=_str(raw.get("fix")), doc=_str(raw.get("doc")), evidence=raw.get("evidence"))
 
 
-def _flow(index: int, raw: Mapping) -> _Flow:
+def _flow(index: int, raw: Mapping, lang: str) -> _Flow:
     findings_raw = raw.get("findings")
-    findings = tuple(_finding(f) for f in findings_raw if isinstance(f, Mapping)) \
+    findings = tuple(_finding(f, lang) for f in findings_raw if isinstance(f, Mapping)) \
         if isinstance(findings_raw, (list, tuple)) else ()
     status = _status(raw.get("status"))
     action = _str(raw.get("action"))
@@ -673,8 +674,9 @@ def render_html(records: Sequence[Mapping], *, title: str = "COS POST audit", la
                 generated_at: int | None = None) -> str:
     """One self-contained HTML page for report records (the contract's JSON Lines format).
 
-    `lang` picks the page's own labels (en, ko, zh; anything else falls back to en); finding texts
-    are shown in the language they were recorded in. `generated_at` (Unix seconds) is printed only
+    `lang` picks the language of the page (en, ko, zh; anything else falls back to en): its labels,
+    and the finding texts, re-rendered from each finding's ID and evidence (a finding whose ID the
+    catalogue does not know keeps the texts it was recorded with). `generated_at` (Unix seconds) is printed only
     when given, so that the same records always give the same bytes. Records that are not mappings
     are skipped and counted; fields named like a secret key are never rendered.
     """
@@ -684,7 +686,7 @@ def render_html(records: Sequence[Mapping], *, title: str = "COS POST audit", la
     skipped = 0
     for raw in records:
         if isinstance(raw, Mapping):
-            flows.append(_flow(len(flows), raw))
+            flows.append(_flow(len(flows), raw, lang))
         else:
             skipped += 1
     if isinstance(generated_at, bool) or not isinstance(generated_at, (int, float)) \

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from cosdoctor.cos.secrets import scrub
 from cosdoctor.findings import catalogue
 from cosdoctor.findings.diagnose import Diagnosis
+from cosdoctor.render.words import render_finding, render_findings
 from cosdoctor.wire.jsonsafe import plain
 
 MAX_HEADER_DETAIL = 240
-SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+SEVERITY_MARK = dict(zip(catalogue.SEVERITIES, ("✖", "⚠", "ℹ")))   # in the one severity order
 
 
 
@@ -98,35 +99,38 @@ def dumps_record(record: Mapping) -> str:
 
 # --- a diagnosis, shown ------------------------------------------------------------------------
 
-def metadata(diagnosis: Diagnosis) -> dict:
-    """flow.metadata["cos"] (the contract's keys); built once per diagnosis."""
-    if diagnosis.metadata_cache is None:
+def metadata(diagnosis: Diagnosis, lang: str = "en") -> dict:
+    """flow.metadata["cos"] (the contract's keys, findings rendered in `lang`); built once per
+    diagnosis and language."""
+    cached = diagnosis.metadata_cache.get(lang)
+    if cached is None:
         a = diagnosis.analysis
         form = a.form if a else None
-        diagnosis.metadata_cache = {
+        cached = diagnosis.metadata_cache[lang] = {
             "bucket": plain(a.bucket if a else None), "region": plain(a.region if a else None),
             "key": plain(a.key if a else None), "mode": a.mode if a else "anonymous",
             "fields": [n if n.isascii() else plain(n) for n in form.names] if form else [],
-            "findings": diagnosis.findings}
-    return diagnosis.metadata_cache
+            "findings": render_findings(diagnosis.findings, lang)}
+    return cached
 
 
-def flow_comment(diagnosis: Diagnosis) -> str:
-    return _scrubbed(diagnosis, comment(diagnosis.findings))
+def flow_comment(diagnosis: Diagnosis, lang: str = "en") -> str:
+    return _scrubbed(diagnosis, comment(metadata(diagnosis, lang)["findings"]))
 
 
 def diagnosis_headers(diagnosis: Diagnosis) -> dict[str, str]:
     """X-COS-Diagnosis and its ASCII detail (English whatever cos_lang is)."""
     if not diagnosis.findings:
         return {}
-    first = diagnosis.findings[0]
-    english = catalogue.finding(first["id"], first["phase"], first["evidence"], "en")["title"]
+    cached = diagnosis.metadata_cache.get("en")
+    first = cached["findings"][0] if cached is not None else render_finding(diagnosis.findings[0], "en")
     return {"X-COS-Diagnosis": first["id"],
-            "X-COS-Diagnosis-Detail": _scrubbed(diagnosis, header_detail(first, english))}
+            "X-COS-Diagnosis-Detail": _scrubbed(diagnosis, header_detail(first, first["title"]))}
 
 
-def diagnosis_log_line(diagnosis: Diagnosis, method: str, url: str) -> str:
-    return _scrubbed(diagnosis, log_line(method, url, diagnosis.status, diagnosis.findings))
+def diagnosis_log_line(diagnosis: Diagnosis, method: str, url: str, lang: str = "en") -> str:
+    findings = metadata(diagnosis, lang)["findings"]
+    return _scrubbed(diagnosis, log_line(method, url, diagnosis.status, findings))
 
 
 def _scrubbed(diagnosis: Diagnosis, text: str) -> str:

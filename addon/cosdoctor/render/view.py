@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from cosdoctor.findings import catalogue
 from cosdoctor.render.text import SEVERITY_MARK, summary
+from cosdoctor.render.words import render_findings
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.findings.diagnose import diagnose, request_for
 from cosdoctor.wire.form import FILE_FIELD, UploadForm
@@ -130,7 +131,7 @@ class _Renderer:
             endpoint = custom_endpoint(self.host)
         request = request_for("POST", self.host, self.path, self.headers, self.body, endpoint,
                               http_version=self.http_version)
-        analysis = analyse_request(request, self.credentials, self.now, self.lang)
+        analysis = analyse_request(request, self.credentials, self.now)
         findings = self._findings(analysis)
         self._collect_hidden(analysis)
         self._header(analysis, findings)
@@ -160,8 +161,8 @@ class _Renderer:
         given = self.diagnosis.get("findings") if self.diagnosis is not None else None
         if isinstance(given, list):
             self.from_diagnosis = True
-            return [f for f in given if isinstance(f, Mapping)]
-        return diagnose(analysis, None, analysis.now, self.credentials).findings
+            return render_findings((f for f in given if isinstance(f, Mapping)), self.lang)
+        return render_findings(diagnose(analysis, None, analysis.now, self.credentials).findings, self.lang)
 
     def _wrap(self, prefix: str, text: object) -> None:
         """`prefix` + text, folded at WRAP columns (continuations under the text, as YAML allows).

@@ -14,6 +14,7 @@ from email.utils import formatdate
 import pytest
 
 from cosdoctor.findings import catalogue
+from cosdoctor.render.words import render_finding
 from cosdoctor.cos.credentials import Credential, CredentialStore
 from cosdoctor.findings.diagnose import request_for
 from cosdoctor.wire.errorxml import render_error_xml
@@ -253,10 +254,11 @@ def test_cors_hidden_response():
     """A cross-origin POST that COS accepted without Access-Control-Allow-Origin for the page."""
     from cosdoctor.findings.cors import check_actual_response, with_cors_finding
     check = check_actual_response({"Origin": "https://app.example.com", "Host": HOST}, 204, {})
-    findings = with_cors_finding([], check, "en", finding_id="Warning_CORSResponseHidden")
+    findings = with_cors_finding([], check, finding_id="Warning_CORSResponseHidden")
     assert [f["id"] for f in findings] == ["Warning_CORSResponseHidden"]
-    assert "https://app.example.com" in findings[0]["title"]
-    assert "<AllowedOrigin>https://app.example.com</AllowedOrigin>" in findings[0]["fix"]
+    shown = render_finding(findings[0])
+    assert "https://app.example.com" in shown["title"]
+    assert "<AllowedOrigin>https://app.example.com</AllowedOrigin>" in shown["fix"]
 
 
 def test_sensitive_evidence_is_shortened_once_to_first_and_last_four():

@@ -1,7 +1,7 @@
 """The per-upload shortcuts give exactly what the general code gives.
 
-Each shortcut on the diagnosis path (catalogue texts parsed once per ID and language, one walk that
-shortens sent secrets and drops lone surrogates, form look-ups that try the name as given, a
+Each shortcut on the diagnosis path (one walk that shortens sent secrets and drops lone surrogates,
+form look-ups that try the name as given, a
 cached scrub pattern) is checked against the general rule it stands in for.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import pytest
 
-from cosdoctor.findings import catalogue
 from cosdoctor.findings.diagnose import _clean
 from cosdoctor.findings.answer import _http_date
 from cosdoctor.wire.form import parse_form
@@ -19,48 +18,6 @@ from devkit.formbuilder import FormSpec
 from cosdoctor.cos.secrets import REDACTED, redact_evidence, scrub, shorten
 
 SIGNATURE = "0123456789abcdef0123456789abcdef01234567"
-
-
-def _reference_finding(finding_id: str, phase: str, evidence: dict, lang: str) -> dict:
-    """finding() the long way: every placeholder value computed, every template filled."""
-    found = catalogue.entry(finding_id)
-    plain = catalogue._plain(dict(evidence))
-    if found.id.startswith("Unknown_") and found.code is not None:
-        plain.setdefault("code", found.code)
-    template_id = "Unknown_Code" if found.id not in catalogue.all_ids() else found.id
-    values = catalogue._text_values(template_id, plain, lang)
-    text = found.text[lang]
-    return {"id": found.id, "severity": found.severity, "phase": phase,
-            "title": catalogue._fill(text["title"], values), "cause": catalogue._fill(text["cause"], values),
-            "fix": catalogue._fill(text["fix"], values), "doc": found.doc, "evidence": plain}
-
-
-def _full_evidence(finding_id: str) -> dict:
-    """A value for every evidence key the entry lists (mixed types, a mistake and a reason word)."""
-    keys = catalogue._RAW["entries"][finding_id]["evidence"]
-    samples = ["text {x}", 7, None, ["a", 2], {"k": "v"}, True, "sha1-of-base64-policy", "bare-lf"]
-    evidence: dict = {key: samples[i % len(samples)] for i, key in enumerate(keys)}
-    if "mistake" in evidence:
-        evidence["mistake"] = "binary-sign-key"
-    if "reason" in evidence:
-        evidence["reason"] = "truncated"
-    return evidence
-
-
-@pytest.mark.parametrize("lang", catalogue.LANGS)
-@pytest.mark.parametrize("finding_id", [*catalogue.all_ids(), "Unknown_SlowDown"])
-def test_finding_texts_match_the_full_rendering(finding_id, lang):
-    template = "Unknown_Code" if finding_id.startswith("Unknown_") else finding_id
-    for evidence in ({}, _full_evidence(template), {"unused": "x", "actual": None}):
-        assert catalogue.finding(finding_id, "preflight", evidence, lang) == \
-            _reference_finding(finding_id, "preflight", evidence, lang)
-
-
-def test_finding_still_rejects_a_bad_language_and_phase():
-    with pytest.raises(ValueError):
-        catalogue.finding("Warning_NoContentLengthRange", "preflight", {}, "fr")
-    with pytest.raises(ValueError):
-        catalogue.finding("Warning_NoContentLengthRange", "later", {}, "en")
 
 
 @pytest.mark.parametrize("value, secrets, expected", [

@@ -187,14 +187,22 @@ def test_signature_from_the_addon_diagnosis_when_view_has_no_key():
 # --- findings ----------------------------------------------------------------------------
 
 def test_findings_come_from_the_diagnosis_when_given():
-    found = {"id": "AccessDenied_Expiration", "severity": "error", "phase": "response",
+    found = {"id": "Future_Check", "severity": "error", "phase": "response",
              "title": "Expired for real", "cause": "c", "fix": "Sign again", "evidence": {}}
     text = view(diagnosis={"findings": [found]})
     findings = section(text, "findings")
     assert "the addon's diagnosis" in findings
-    assert "✖ ERROR AccessDenied_Expiration" in findings
+    assert "✖ ERROR Future_Check" in findings
     assert "title: Expired for real" in findings and "fix: Sign again" in findings
-    assert "verdict: AccessDenied_Expiration: Expired for real" in text
+    assert "verdict: Future_Check: Expired for real" in text
+
+
+def test_the_diagnosis_is_worded_in_the_view_language():
+    """A flow diagnosed with cos_lang=zh (or saved by someone else) reads in the view's language."""
+    found = {"id": "AccessDenied_Expiration", "severity": "error", "phase": "response",
+             "title": "策略已过期", "cause": "…", "fix": "…", "evidence": {"expired_for": "2 h"}}
+    findings = section(view(diagnosis={"findings": [found]}), "findings")
+    assert "title: The policy expired 2 h ago" in findings and "策略" not in findings
 
 
 def test_findings_are_computed_when_no_diagnosis():
