@@ -409,7 +409,7 @@ class CosDoctor:
             if target.lower().endswith((".html", ".htm")):
                 from cosdoctor.render.html import render_html
                 with open(target, "w", encoding="utf-8") as handle:
-                    handle.write(render_html(records, lang=self.lang, title=f"COS POST audit: {len(records)} flow(s)"))
+                    handle.write(render_html(records, lang=self.lang))
             else:
                 writer = ReportWriter(target)
                 try:

@@ -160,6 +160,7 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
         answer = read_answer(response.status, response.headers, response.body)
         diagnosis = diagnose(analysis, answer, response.time, credentials)
         _check_cors(request, response, diagnosis)
+        diagnosis.findings = sort_findings(diagnosis.findings)   # the CORS verdict takes its place in the order
     if analysis.form is not None and origins is not None:
         origin, policy_signed, signature_signed = origins.lookup(
             analysis.form.get("policy"), analysis.form.get("q-signature"))

@@ -95,7 +95,7 @@ def test_auto_mode_picks_the_view_for_a_cos_upload(view):
     name, text = auto(f, f.request)
     assert name == NAME
     assert "EntityTooLarge_ContentLengthRange" in text
-    assert "FAIL [5] [\"content-length-range\", 1, 5]" in text
+    assert "FAIL conditions[5] [\"content-length-range\", 1, 5]" in text
     assert TOKEN not in text and TOKEN[:16] not in text
 
 

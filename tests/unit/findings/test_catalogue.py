@@ -16,6 +16,7 @@ from cosdoctor.findings import catalogue
 
 ADDON = Path(__file__).resolve().parents[3] / "addon"
 CATALOGUE_JSON = ADDON / "cosdoctor" / "findings" / "catalogue.json"
+LABELS_JSON = ADDON / "cosdoctor" / "findings" / "labels.json"
 
 # Written out from CONTRACT.md on purpose (not imported from the module under test).
 SEED_IDS = ["AccessDenied_q-ak", "AccessDenied_Expiration", "SignatureDoesNotMatch_POSTSignature",
@@ -71,19 +72,18 @@ def test_ids_unique_in_the_file_itself():
 
 def test_duplicate_id_in_raw_json_is_detected():
     text = '{"entries": {"AccessDenied_q-ak": {"a": 1}, "AccessDenied_q-ak": {"a": 2}}}'
-    doc, problems = catalogue._load_text(text)
-    assert doc is not None
+    problems = catalogue.problems_of(text)
     assert any("AccessDenied_q-ak" in p and "duplicate" in p for p in problems)
 
 
-def test_clean_raw_json_has_no_load_problems():
-    doc, problems = catalogue._load_text(CATALOGUE_JSON.read_text(encoding="utf-8"))
-    assert problems == [] and doc is not None
+def test_the_files_as_shipped_have_no_problems():
+    assert catalogue.problems_of(CATALOGUE_JSON.read_text(encoding="utf-8"),
+                                 LABELS_JSON.read_text(encoding="utf-8")) == []
 
 
 def test_invalid_json_is_a_problem_not_a_traceback():
-    doc, problems = catalogue._load_text('{"entries": ')
-    assert doc is None and problems and "JSON" in problems[0]
+    problems = catalogue.problems_of('{"entries": ')
+    assert problems and "JSON" in problems[0]
 
 
 def test_severity_follows_the_id_convention():
@@ -123,7 +123,7 @@ E = "entries"
 VALIDATOR_CASES = [
     ("bad severity", _set([E, "AccessDenied_q-ak", "severity"], "fatal"), r"bad severity"),
     ("missing ko", _delete([E, "AccessDenied_q-ak", "text", "ko"]), r"text languages"),
-    ("empty zh fix", _set([E, "AccessDenied_q-ak", "text", "zh", "fix"], " "), r"zh\.fix: empty"),
+    ("empty zh fix", _set([E, "AccessDenied_q-ak", "text", "zh", "fix"], " "), r"fix\.zh: empty"),
     ("missing field", _delete([E, "AccessDenied_q-ak", "doc"]), r"missing \['doc'\]"),
     ("error without status", _set([E, "NoSuchBucket_Host", "status"], None), r"needs a code and a status"),
     ("error without code", _set([E, "NoSuchBucket_Host", "code"], None), r"needs a code and a status"),
@@ -142,7 +142,18 @@ VALIDATOR_CASES = [
     ("derived without source", _set([E, "NoSuchBucket_Host", "text", "en", "cause"], "{mistake_text}"),
      r"\{mistake_text\} not in evidence"),
     ("message placeholder", _set([E, "AccessDenied_q-ak", "message"], "x {why}"), r"message: placeholder"),
-    ("default not in evidence", _set([E, "NoSuchBucket_Host", "defaults"], {"zzz": ""}), r"default for 'zzz'"),
+    ("defaults are gone", _set([E, "NoSuchBucket_Host", "defaults"], {"bucket": ""}), r"unknown keys"),
+    ("placeholder outside a choice", _set([E, "NoSuchBucket_Host", "text", "ko", "title"], "버킷 {bucket}"),
+     r"\{bucket\} outside \[\[\.\.\.\]\]"),
+    ("languages disagree", _set([E, "NoSuchBucket_Host", "text", "zh", "title"], "存储桶不存在"),
+     r"title: the languages use different placeholders"),
+    ("unclosed choice", _set([E, "NoSuchBucket_Host", "text", "en", "title"], "[[Bucket {bucket}"),
+     r"'\[\[' without '\]\]'"),
+    ("stray choice end", _set([E, "NoSuchBucket_Host", "text", "en", "title"], "Bucket]] x"), r"'\]\]' without"),
+    ("table word missing", _delete(["malformations", "empty-body"]), r"malformations: 'empty-body' is missing"),
+    ("table word nobody uses", _set(["conditions", "bogus"], {"en": "a", "ko": "가", "zh": "甲"}),
+     r"conditions: 'bogus' is not a word"),
+    ("placeholder in a plain table", _set(["mistakes", "malformed", "en"], "x {offset}"), r"takes no placeholder"),
     ("non-https doc", _set([E, "NoSuchBucket_Host", "doc"], "http://x"), r"https URL"),
     ("seed removed", _delete([E, "AccessDenied_Condition"]), r"seed ID AccessDenied_Condition"),
     ("template removed", _delete([E, "Unknown_Code"]), r"Unknown_Code template"),
@@ -157,19 +168,16 @@ VALIDATOR_CASES = [
 @pytest.mark.parametrize("name,mutate,pattern", VALIDATOR_CASES, ids=[c[0] for c in VALIDATOR_CASES])
 def test_validator_reports_each_defect(name, mutate, pattern):
     doc = raw_doc()
-    assert catalogue._validate_doc(doc) == []
+    assert catalogue.problems_of(json.dumps(doc)) == []
     broken = copy.deepcopy(doc)
     mutate(broken)
-    problems = catalogue._validate_doc(broken)
+    problems = catalogue.problems_of(json.dumps(broken))
     assert any(re.search(pattern, p) for p in problems), problems
 
 
 def test_broken_catalogue_fails_at_import(tmp_path):
+    shutil.copytree(ADDON / "cosdoctor", tmp_path / "cosdoctor", ignore=shutil.ignore_patterns("__pycache__"))
     package = tmp_path / "cosdoctor" / "findings"
-    package.mkdir(parents=True)
-    (package.parent / "__init__.py").write_text("")
-    (package / "__init__.py").write_text("")
-    shutil.copy(ADDON / "cosdoctor" / "findings" / "catalogue.py", package / "catalogue.py")
     text = CATALOGUE_JSON.read_text(encoding="utf-8")
     # a second copy of a seed entry: json.load alone would silently keep one of them
     dup = text.replace('"entries": {', '"entries": {\n  "AccessDenied_q-ak": {},', 1)
