@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cosdoctor.cos.times import format_iso8601, parse_iso8601
 from cosdoctor.findings import catalogue
@@ -53,136 +54,10 @@ class _Words(dict):
 LABELS = {lang: _Words(lang) for lang in catalogue.LANGS}
 
 
-_CSS = """
-:root{--fg:#1d232b;--muted:#5b6573;--line:#d9dee5;--bg:#f5f7fa;--card:#fff;
---error:#b42318;--error-bg:#fdecea;--warning:#8a5300;--warning-bg:#fff4dc;
---info:#1d5fa8;--info-bg:#e8f1fc;--other:#4b5563;--other-bg:#eef0f3;--ok:#2f7d4a}
-*{box-sizing:border-box}
-[hidden]{display:none!important}
-body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
-"Noto Sans","Noto Sans CJK KR","Noto Sans CJK SC",sans-serif}
-main{max-width:1240px;margin:0 auto;padding:20px 24px 48px}
-h1{font-size:22px;margin:0 0 4px}
-h2{font-size:16px;margin:0 0 10px}
-.sub{color:var(--muted);margin:0 0 16px}
-section.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin:0 0 16px}
-.totals{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 16px}
-.total{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px;min-width:130px}
-.total b{display:block;font-size:24px;line-height:1.2}
-.total span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
-.total.bad b{color:var(--error)}
-.total.wide b{font-size:14px;font-weight:600;line-height:1.5}
-.note{color:var(--muted);margin:6px 0 0}
-table.ids{border-collapse:collapse;width:100%}
-table.ids th,table.ids td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-table.ids th{font-size:12px;color:var(--muted);font-weight:600}
-table.ids td.n{text-align:right;font-variant-numeric:tabular-nums;width:5em}
-table.ids a{color:inherit;text-decoration:none;border-bottom:1px dotted currentColor}
-table.ids a:hover{border-bottom-style:solid}
-.badge{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:600;white-space:nowrap}
-.sev-error .badge,.badge.sev-error{background:var(--error-bg);color:var(--error)}
-.sev-warning .badge,.badge.sev-warning{background:var(--warning-bg);color:var(--warning)}
-.sev-info .badge,.badge.sev-info{background:var(--info-bg);color:var(--info)}
-.sev-other .badge,.badge.sev-other{background:var(--other-bg);color:var(--other)}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
-svg.timeline{width:100%;height:auto;display:block}
-.legend{display:flex;gap:16px;color:var(--muted);font-size:12px;margin:4px 0 0}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
-.legend .l-ok{background:var(--ok)}.legend .l-failed{background:var(--error)}
-form.filters{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:flex-start;margin:0 0 12px}
-form.filters fieldset{border:1px solid var(--line);border-radius:6px;padding:4px 10px 6px;margin:0;display:flex;
-flex-wrap:wrap;gap:2px 12px}
-form.filters legend{font-size:12px;color:var(--muted);padding:0 4px}
-form.filters label{white-space:nowrap;font-size:13px}
-form.filters button{font:inherit;font-size:13px;padding:3px 10px;border:1px solid var(--line);border-radius:6px;
-background:var(--card);cursor:pointer;margin-top:8px}
-#shown{color:var(--muted);font-size:13px;margin-top:12px}
-.grid{display:grid;grid-template-columns:9.6rem 4.2rem minmax(0,1.3fr) minmax(0,1.5fr) 6.4rem minmax(0,1.7fr);
-gap:0 12px;align-items:baseline}
-.flows .head{font-size:12px;color:var(--muted);font-weight:600;padding:4px 8px 6px 26px;
-border-bottom:1px solid var(--line)}
-details.flow{border-bottom:1px solid var(--line)}
-details.flow>summary{list-style:none;cursor:pointer;padding:5px 8px 5px 26px;position:relative}
-details.flow>summary::-webkit-details-marker{display:none}
-details.flow>summary::before{content:"\\25B8";position:absolute;left:9px;top:5px;color:var(--muted)}
-details.flow[open]>summary::before{content:"\\25BE"}
-details.flow>summary:hover{background:#f0f3f7}
-details.flow.failing>summary{box-shadow:inset 3px 0 0 var(--error)}
-.grid>span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;min-width:0}
-summary.grid>span:nth-child(1),summary.grid>span:nth-child(4){
-font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
-.blk{font-size:11px;font-weight:600;color:#fff;background:var(--other);border-radius:3px;padding:0 4px;
-margin-left:3px}
-.st-ok{color:var(--ok);font-weight:600}.st-bad{color:var(--error);font-weight:600}.st-none{color:var(--muted)}
-.bad-time{color:var(--error);font-style:italic}
-.muted{color:var(--muted)}
-.body{padding:6px 12px 14px 26px;background:#fafbfc;border-top:1px dashed var(--line)}
-dl.kv{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;margin:6px 0}
-dl.kv dt{color:var(--muted);font-size:12.5px}
-@media (min-width:900px){dl.facts{grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr)}}
-dl.kv dd{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
-.finding{border:1px solid var(--line);border-left:4px solid var(--other);border-radius:6px;background:var(--card);
-padding:8px 12px;margin:10px 0 0}
-.finding.sev-error{border-left-color:var(--error)}.finding.sev-warning{border-left-color:#d08a00}
-.finding.sev-info{border-left-color:var(--info)}
-.finding h3{font-size:14px;margin:0 0 4px;display:flex;flex-wrap:wrap;gap:4px 8px;align-items:baseline}
-.finding h3 .muted{font-weight:400;font-size:12px}
-.finding p{margin:4px 0;overflow-wrap:anywhere}
-.finding p b{color:var(--muted);font-weight:600;margin-right:4px}
-a{color:#1d5fa8}
-@media (max-width:820px){.grid{grid-template-columns:8.6rem 3.6rem minmax(0,1fr) 6rem}
-.grid>span:nth-child(4),.grid>span:nth-child(6){display:none}}
-"""
-
-_SCRIPT = """
-(function () {
-  var form = document.getElementById("filters");
-  if (!form) { return; }
-  form.hidden = false;
-  var rows = Array.prototype.slice.call(document.querySelectorAll("details.flow"));
-  var counter = document.getElementById("shown");
-  function picked(name) {
-    var out = [];
-    form.querySelectorAll("input[name='" + name + "']").forEach(function (box) {
-      if (box.checked) { out.push(box.value); }
-    });
-    return out;
-  }
-  function any(wanted, attr) {
-    if (!wanted.length) { return true; }
-    var have = (attr || "").split(" ");
-    for (var i = 0; i < wanted.length; i++) {
-      if (have.indexOf(wanted[i]) >= 0) { return true; }
-    }
-    return false;
-  }
-  function apply() {
-    var ids = picked("id"), sevs = picked("sev"), shown = 0;
-    rows.forEach(function (row) {
-      var keep = any(ids, row.getAttribute("data-f")) && any(sevs, row.getAttribute("data-s"));
-      row.hidden = !keep;
-      if (keep) { shown++; }
-    });
-    counter.textContent = counter.getAttribute("data-template")
-      .replace("{shown}", String(shown)).replace("{total}", String(rows.length));
-  }
-  form.addEventListener("change", apply);
-  document.getElementById("clear").addEventListener("click", function () {
-    form.querySelectorAll("input").forEach(function (box) { box.checked = false; });
-    apply();
-  });
-  document.querySelectorAll("a[data-pick]").forEach(function (link) {
-    link.addEventListener("click", function () {
-      var token = link.getAttribute("data-pick");
-      form.querySelectorAll("input").forEach(function (box) {
-        box.checked = box.name === "id" && box.value === token;
-      });
-      apply();
-    });
-  });
-  apply();
-})();
-"""
+# The page's style and script are package files beside this module, read once at import; the
+# Content-Security-Policy below carries their hashes, so the browser runs exactly these two.
+_CSS = Path(__file__).with_name("html.css").read_text(encoding="utf-8")
+_SCRIPT = Path(__file__).with_name("html.js").read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:

@@ -424,3 +424,41 @@ def test_cli_runs_as_a_script_from_anywhere(tmp_path: Path) -> None:
 @pytest.mark.parametrize("generated_at", [None, float("inf"), float("nan"), True, "2026-11-29"])
 def test_unusable_generated_at_is_left_out(generated_at) -> None:
     assert render_html([record()], generated_at=generated_at) == render_html([record()])
+
+
+def test_style_and_script_are_the_package_files_beside_the_module() -> None:
+    """The CSS and JS are files (render/html.css, html.js) and the page carries them unchanged."""
+    folder = ROOT / "addon" / "cosdoctor" / "render"
+    tree = doc(render_html([record()]))
+    assert tree.xpath("//style")[0].text == (folder / "html.css").read_text(encoding="utf-8")
+    assert tree.xpath("//script")[0].text == (folder / "html.js").read_text(encoding="utf-8")
+    assert "--error-bg" not in (folder / "html.py").read_text(encoding="utf-8")     # no copy left in the code
+
+
+def test_findings_are_grouped_by_id_under_the_catalogue_title() -> None:
+    """The table names each ID by its generic title, not by the first flow's filled-in one."""
+    records = [record(findings=[finding(evidence={"field": "key", "index": 3})]),
+               record(findings=[finding(evidence={"field": "acl", "index": 0})])]
+    for lang, generic in (("en", "A form field breaks a policy condition"), ("ko", "폼 필드 값이 정책 조건을 만족하지 않습니다"),
+                          ("zh", "表单字段不满足策略条件")):
+        rows = doc(render_html(records, lang=lang)).xpath("//section[@id='by-id']//tbody/tr")
+        assert [(r.get("data-id"), r.xpath("td")[2].text_content()) for r in rows] == [("AccessDenied_Condition", generic)]
+
+
+def test_cos_error_is_shown_once_per_flow_not_in_every_finding() -> None:
+    error = {"code": "AccessDenied", "message": "Condition key key doesn't match the value a", "request_id": "rid-9"}
+    found = finding(evidence={"field": "key", "actual": "a", "cos_value": "a", **error})
+    body = doc(render_html([record(error=error, findings=[found, found])])).xpath("//div[contains(@class,'finding')]")
+    keys = [dt.text_content() for f in body for dt in f.xpath(".//dt")]
+    assert "request_id" not in keys and "message" not in keys and "cos_value" not in keys and "actual" in keys
+    page = render_html([record(error=error, findings=[found])])
+    assert page.count("rid-9") == 1
+
+
+def test_a_report_captured_in_english_reads_in_korean(tmp_path: Path) -> None:
+    """cos_report.py --lang words every finding again from its ID and evidence."""
+    english = render_finding(finding(evidence={"field": "key", "index": 3}), "en")
+    source = write_jsonl(tmp_path / "r.jsonl", [record(findings=[english])])
+    assert cos_report.main([str(source), "-o", str(tmp_path / "r.html"), "--lang", "ko"]) == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "폼 필드 key 값이 정책의 4번째 조건을 만족하지 않습니다" in page and english["title"] not in page
