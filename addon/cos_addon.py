@@ -270,7 +270,7 @@ class CosDoctor:
     def analyse(self, flow: http.HTTPFlow, endpoint) -> Analysis:
         """The request's pre-flight analysis (a POST: the form, policy and signature checked)."""
         now = int(flow.request.timestamp_start or time.time())
-        return analyse_request(self.plain_request(flow, endpoint), self.credentials, now, self.lang)
+        return analyse_request(self.plain_request(flow, endpoint), self.credentials, now)
 
     def diagnose_flow(self, flow: http.HTTPFlow, endpoint, analysis: Analysis | None = None) -> Diagnosis:
         """The diagnosis of a finished flow: COS's answer explained, or our own block answer."""
@@ -282,7 +282,7 @@ class CosDoctor:
                                            response.raw_content, int(response.timestamp_start or time.time()))
         request = analysis.request if analysis is not None else self.plain_request(flow, endpoint, accepted)
         return diagnose_exchange(request, plain_response, now=int(flow.request.timestamp_start or time.time()),
-                                 credentials=self.credentials, lang=self.lang, analysis=analysis,
+                                 credentials=self.credentials, analysis=analysis,
                                  answered_locally=flow.id in self._blocked or bool(flow.metadata.get(LOCAL_KEY)),
                                  origins=self.origins, flow_id=flow.id)
 
@@ -409,7 +409,7 @@ class CosDoctor:
             if target.lower().endswith((".html", ".htm")):
                 from cosdoctor.render.html import render_html
                 with open(target, "w", encoding="utf-8") as handle:
-                    handle.write(render_html(records, lang=self.lang, title=f"COS POST audit: {len(records)} flow(s)"))
+                    handle.write(render_html(records, lang=self.lang))
             else:
                 writer = ReportWriter(target)
                 try:
@@ -425,8 +425,8 @@ class CosDoctor:
 
     def annotate_flow(self, flow: http.HTTPFlow, diagnosis: Diagnosis) -> None:
         """Idempotent: a flow read back with -nr is overwritten, never appended to."""
-        flow.metadata[META_KEY] = metadata(diagnosis)
-        flow.comment = flow_comment(diagnosis)
+        flow.metadata[META_KEY] = metadata(diagnosis, self.lang)
+        flow.comment = flow_comment(diagnosis, self.lang)
         if diagnosis.failing:
             flow.marked = ERROR_MARK
         elif flow.marked == ERROR_MARK:
@@ -448,24 +448,24 @@ class CosDoctor:
 
     def record_of(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> dict:
         request = flow.request
-        meta = metadata(diagnosis)
+        meta = metadata(diagnosis, self.lang)
         client = flow.client_conn.peername[0] if flow.client_conn and flow.client_conn.peername else None
         host = request.host_header
         return record(time=format_iso8601(int(request.timestamp_start or time.time())), flow_id=flow.id,
                       client=client, method=request.method, url=_url(request, host), host=host,
                       bucket=meta["bucket"], region=meta["region"], key=meta["key"], status=diagnosis.status,
-                      error=diagnosis.error, findings=diagnosis.findings, action=action)
+                      error=diagnosis.error, findings=meta["findings"], action=action)
 
     def finish(self, flow: http.HTTPFlow, diagnosis: Diagnosis, action: str) -> None:
         self.flows_diagnosed += 1
         severities = {f["severity"] for f in diagnosis.findings}
-        for severity in ("error", "warning", "info"):
+        for severity in catalogue.SEVERITIES:
             if severity in severities:
                 self.severity_counts[severity] += 1
                 break
         request = flow.request
         if diagnosis.findings and (diagnosis.failing or (diagnosis.status or 0) >= 400):
-            logger.warning(diagnosis_log_line(diagnosis, request.method, _url(request, request.host_header)))
+            logger.warning(diagnosis_log_line(diagnosis, request.method, _url(request, request.host_header), self.lang))
         if self.report is not None:
             self.report.write(self.record_of(flow, diagnosis, action))
 

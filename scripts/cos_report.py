@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("report", type=Path, help="JSON Lines file written by the addon (cos_report)")
     parser.add_argument("-o", "--output", type=Path, help="HTML file to write (default: same name, .html)")
-    parser.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of the page's labels")
-    parser.add_argument("--title", default="COS POST audit", help="page title")
+    parser.add_argument("--lang", default="en", choices=sorted(LABELS),
+                        help="language of the page: its labels and every finding's texts, worded again from "
+                             "the findings' IDs and evidence (a report captured in en reads in ko or zh)")
+    parser.add_argument("--title", default=None, help="page title (default: the number of flows, in --lang)")
     args = parser.parse_args(argv)
     source: Path = args.report
     try:

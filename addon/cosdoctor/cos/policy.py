@@ -3,7 +3,9 @@
 The field holds standard base64 of the exact JSON bytes; those bytes, not the base64 text and not a
 re-serialisation, are what ``q-signature`` covers, so ``Policy.raw`` keeps them untouched.
 Decoding never raises: every defect becomes a ``PolicyProblem`` and every unusable condition a
-``Condition`` with ``op == "invalid"``, so the caller can explain all of them at once.
+``Condition`` with ``op == "invalid"``, so the caller can explain all of them at once. Defects and
+condition verdicts are words (``PROBLEM_DETAILS``, ``CONDITION_WORDS``) plus the facts they need;
+the catalogue words them, so this module holds no sentence.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping as _Mapping
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from urllib.parse import unquote, unquote_plus
 
@@ -25,7 +28,29 @@ __all__ = [
     "decode_policy",
     "ConditionResult",
     "evaluate_conditions",
+    "PROBLEM_DETAILS",
+    "BASE64_REPAIRS",
+    "CONDITION_WORDS",
+    "CONDITION_NOTES",
 ]
+
+# PolicyProblem.detail: which case of the problem kind it is.
+PROBLEM_DETAILS = ("non-ascii", "outside-alphabet", "impossible-length", "undecodable", "not-strict",
+                   "not-utf8", "utf16", "syntax", "too-deep", "bad-value", "json-null", "json-boolean",
+                   "json-number", "json-string", "json-array", "repeated-key", "unusable", "not-a-string",
+                   "no-expiration", "conditions-not-array", "conditions-empty", "no-conditions", "key-case")
+# What lenient base64 decoding had to repair (facts["repairs"] of a "not-strict" problem).
+BASE64_REPAIRS = ("whitespace", "url-safe", "padding-missing", "padding-extra")
+# Condition.problem (why a condition is invalid) and ConditionResult.why (why it passes or fails).
+INVALID_CONDITION_WORDS = ("object-not-single", "value-not-string", "empty-array", "operator-not-string",
+                           "range-needs-integers", "unknown-operator", "needs-field-and-value",
+                           "name-not-string", "empty-field-name", "not-object-or-array")
+CONDITION_WORDS = INVALID_CONDITION_WORDS + (
+    "size-unknown", "range-empty", "size-above-max", "size-below-min", "size-within", "bucket-unknown",
+    "key-time-absent", "absent-dollar-object", "absent", "equal", "starts-with", "empty-prefix",
+    "filename-placeholder", "wildcard", "case-differs", "whitespace", "trailing-slash", "leading-slash",
+    "url-encoded", "policy-url-encoded", "eq-prefix", "not-equal", "not-prefix")
+CONDITION_NOTES = ("sign-time-field-unused", "no-dollar")
 
 
 @dataclass(slots=True)
@@ -39,7 +64,7 @@ class Condition:
     value: str | None  # expected value or prefix; None for the range
     range: tuple[int, int] | None  # (min, max) for content-length-range
     dollar: bool  # the field was written with "$" (the object form counts as True)
-    problem: str | None  # why op == "invalid"
+    problem: str | None  # why op == "invalid": one of INVALID_CONDITION_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +74,9 @@ class PolicyProblem:
     # base64 | utf8 | json | not-object | no-expiration | bad-expiration | no-conditions
     # | duplicate-key | top-level-case
     kind: str
-    detail: str  # one short sentence
+    detail: str  # one of PROBLEM_DETAILS
     where: str | None = None  # JSON path like "conditions[3]" or "expiration"
+    facts: _Mapping[str, object] = field(default_factory=dict)  # what the detail's sentence names
 
 
 @dataclass(slots=True)
@@ -84,40 +110,40 @@ _PADDED_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*", re.ASCII)
 
 
-def _decode_base64(text: str) -> tuple[bytes | None, str | None]:
-    """(bytes, problem detail). Bytes are still returned for lenient repairs (URL-safe, padding, line
+def _decode_base64(text: str) -> tuple[bytes | None, PolicyProblem | None]:
+    """(bytes, problem). Bytes are still returned for lenient repairs (URL-safe, padding, line
     breaks) so the rest of the policy can be diagnosed; None when nothing sensible can be decoded."""
     s = text.strip(_ASCII_WS)
     if len(s) % 4 == 0 and _PADDED_B64.fullmatch(s):
         return binascii.a2b_base64(s), None
     if not s.isascii():
         bad = next(i for i, ch in enumerate(s) if not ch.isascii())
-        return None, f"The base64 text contains a non-ASCII character at offset {bad}."
-    notes: list[str] = []
+        return None, PolicyProblem("base64", "non-ascii", facts={"offset": bad})
+    repairs: list[str] = []
     if _ASCII_WS_CHAR.search(s):
-        notes.append("it has whitespace or line breaks inside the base64 text")
+        repairs.append("whitespace")
         s = _ASCII_WS_CHAR.sub("", s)
     if "-" in s or "_" in s:
-        notes.append("it uses the URL-safe alphabet ('-' and '_'); COS expects standard base64 ('+' and '/')")
+        repairs.append("url-safe")
         s = s.replace("-", "+").replace("_", "/")
     body = s.rstrip("=")
     padding = len(s) - len(body)
     if not _B64_BODY.fullmatch(body):
         bad = next(i for i, ch in enumerate(body) if not (ch.isalnum() or ch in "+/"))
-        return None, f"The base64 text has {body[bad]!r} at offset {bad}, outside the base64 alphabet."
+        return None, PolicyProblem("base64", "outside-alphabet", facts={"character": body[bad], "offset": bad})
     if len(body) % 4 == 1:
-        return None, "The base64 text has an impossible length (one character too many or too few)."
+        return None, PolicyProblem("base64", "impossible-length")
     needed = -len(body) % 4
     if padding < needed:
-        notes.append("its '=' padding is missing")
+        repairs.append("padding-missing")
     elif padding > needed:
-        notes.append("it has too much '=' padding")
+        repairs.append("padding-extra")
     try:
         raw = base64.b64decode(body + "=" * needed, validate=True)
     except (binascii.Error, ValueError):  # pragma: no cover - the checks above make this unreachable
-        return None, "The base64 text does not decode."
-    if notes:
-        return raw, "The policy is not strict base64: " + "; ".join(notes) + "."
+        return None, PolicyProblem("base64", "undecodable")
+    if repairs:
+        return raw, PolicyProblem("base64", "not-strict", facts={"repairs": repairs})
     return raw, None
 
 
@@ -176,13 +202,13 @@ def _parse_json(text: str) -> tuple[object, list[PolicyProblem], PolicyProblem |
     try:
         value = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
-        detail = f"The policy is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
-        return None, [], PolicyProblem("json", detail)
+        return None, [], PolicyProblem("json", "syntax", facts={"json_error": e.msg, "line": e.lineno,
+                                                                  "column": e.colno})
     except RecursionError:
-        return None, [], PolicyProblem("json", "The policy JSON is nested too deeply to parse.")
+        return None, [], PolicyProblem("json", "too-deep")
     except ValueError as e:  # NaN/Infinity, integers longer than the interpreter's digit limit
         first_line = (str(e).splitlines() or [type(e).__name__])[0][:120]
-        return None, [], PolicyProblem("json", f"The policy is not valid JSON: {first_line}.")
+        return None, [], PolicyProblem("json", "bad-value", facts={"json_error": first_line})
 
     problems: list[PolicyProblem] = []
     if duplicates:
@@ -195,12 +221,8 @@ def _parse_json(text: str) -> tuple[object, list[PolicyProblem], PolicyProblem |
                 if found is not None and found[0] is node:
                     for key in found[1]:
                         where = _join(path, key)
-                        problems.append(PolicyProblem(
-                            "duplicate-key",
-                            f"The key {key!r} appears more than once; the last copy is used here, "
-                            "but another parser may use a different one.",
-                            where,
-                        ))
+                        problems.append(PolicyProblem("duplicate-key", "repeated-key", where,
+                                                      {"key": key}))
                 stack.extend((child, _join(path, k)) for k, child in reversed(list(node.items())))
             elif isinstance(node, list):
                 stack.extend((child, _join(path, i)) for i, child in reversed(list(enumerate(node))))
@@ -237,58 +259,57 @@ def _parse_condition(index: int, raw: object) -> Condition:
     text = _condition_text(raw)
     if isinstance(raw, dict):
         if len(raw) != 1:
-            return _invalid(index, text, "object condition must have exactly one property")
+            return _invalid(index, text, "object-not-single")
         ((name, value),) = raw.items()
         if not isinstance(value, str):
-            return _invalid(index, text, f"the value for {name!r} must be a string")
+            return _invalid(index, text, "value-not-string")
         return Condition(index, text, "eq", name, value, None, True, None)
     if isinstance(raw, list):
         if not raw:
-            return _invalid(index, text, "array condition is empty")
+            return _invalid(index, text, "empty-array")
         op = raw[0]
         if not isinstance(op, str):
-            return _invalid(index, text, "the operator (first element) must be a string")
+            return _invalid(index, text, "operator-not-string")
         op_l = op.lower()
         if op_l == "content-length-range":
             if len(raw) != 3 or not (_is_count(raw[1]) and _is_count(raw[2])):
-                return _invalid(index, text, "content-length-range needs two non-negative integers")
+                return _invalid(index, text, "range-needs-integers")
             return Condition(index, text, "content-length-range", None, None, (raw[1], raw[2]), False,
                                   None)
         if op_l not in ("eq", "starts-with"):
-            return _invalid(index, text, f"unknown operator {op!r}")
+            return _invalid(index, text, "unknown-operator")
         if len(raw) != 3:
-            return _invalid(index, text, f"{op_l} needs exactly a field and a value")
+            return _invalid(index, text, "needs-field-and-value")
         name, value = raw[1], raw[2]
         if not isinstance(name, str):
-            return _invalid(index, text, "the field name must be a string")
+            return _invalid(index, text, "name-not-string")
         if not isinstance(value, str):
-            return _invalid(index, text, "the value must be a string")
+            return _invalid(index, text, "value-not-string")
         dollar = name.startswith("$")
         field = name[1:] if dollar else name
         if not field:
-            return _invalid(index, text, "the field name is empty")
+            return _invalid(index, text, "empty-field-name")
         return Condition(index, text, op_l, field, value, None, dollar, None)
-    return _invalid(index, text, "a condition must be an object or an array")
+    return _invalid(index, text, "not-object-or-array")
 
 
 def _top_level_case(document: dict, key: str, problems: list[PolicyProblem]) -> bool:
     """Record a 'top-level-case' problem when only a differently cased ``key`` exists."""
     for k in document:
         if k != key and k.lower() == key:
-            problems.append(PolicyProblem(
-                "top-level-case", f"The key must be written {key!r}, not {k!r}.", k))
+            problems.append(PolicyProblem("top-level-case", "key-case", k, {"wanted": key, "written": k}))
             return True
     return False
 
 
 def _json_type(value: object) -> str:
     if value is None:
-        return "null"
+        return "json-null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "json-boolean"
     if isinstance(value, (int, float)):
-        return "a number"
-    return "a string" if isinstance(value, str) else "an array"
+        return "json-number"
+    return "json-string" if isinstance(value, str) else "json-array"
 
 
 def decode_policy(b64: str) -> Policy:
@@ -301,18 +322,17 @@ def decode_policy(b64: str) -> Policy:
                expiration_unix: int | None = None, conditions: tuple[Condition, ...] = ()) -> Policy:
         return Policy(b64, raw, document, expiration, expiration_unix, conditions, tuple(problems))
 
-    raw, detail = _decode_base64(b64)
-    if detail is not None:
-        problems.append(PolicyProblem("base64", detail))
+    raw, problem = _decode_base64(b64)
+    if problem is not None:
+        problems.append(problem)
     if raw is None:
         return result()
 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        hint = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        problems.append(PolicyProblem(
-            "utf8", f"The policy bytes are not UTF-8{hint}: byte 0x{raw[e.start]:02x} at offset {e.start}."))
+        detail = "utf16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "not-utf8"
+        problems.append(PolicyProblem("utf8", detail, facts={"byte": f"0x{raw[e.start]:02x}", "offset": e.start}))
         return result(raw)
 
     value, duplicate_problems, json_problem = _parse_json(text)
@@ -320,7 +340,7 @@ def decode_policy(b64: str) -> Policy:
         problems.append(json_problem)
         return result(raw)
     if not isinstance(value, dict):
-        problems.append(PolicyProblem("not-object", f"The policy JSON is {_json_type(value)}, not an object."))
+        problems.append(PolicyProblem("not-object", _json_type(value)))
         return result(raw)
     document: dict = value
     problems.extend(duplicate_problems)
@@ -333,25 +353,24 @@ def decode_policy(b64: str) -> Policy:
         if isinstance(exp, str):
             expiration_unix = parse_iso8601(exp)
             if expiration_unix is None:
-                detail = f"The expiration {_short(exp)} is unusable: {why_not_iso8601(exp)}."
-                problems.append(PolicyProblem("bad-expiration", detail, "expiration"))
+                problems.append(PolicyProblem("bad-expiration", "unusable", "expiration",
+                                              {"expiration_problem": why_not_iso8601(exp)}))
         else:
-            detail = "The expiration must be an ISO 8601 string such as 2019-08-30T09:38:12.414Z."
-            problems.append(PolicyProblem("bad-expiration", detail, "expiration"))
+            problems.append(PolicyProblem("bad-expiration", "not-a-string", "expiration"))
     elif not _top_level_case(document, "expiration", problems):
-        problems.append(PolicyProblem("no-expiration", "The policy has no expiration."))
+        problems.append(PolicyProblem("no-expiration", "no-expiration"))
 
     conditions: tuple[Condition, ...] = ()
     if "conditions" in document:
         conds = document["conditions"]
         if not isinstance(conds, list):
-            problems.append(PolicyProblem("no-conditions", "The conditions must be an array.", "conditions"))
+            problems.append(PolicyProblem("no-conditions", "conditions-not-array", "conditions"))
         elif not conds:
-            problems.append(PolicyProblem("no-conditions", "The conditions array is empty.", "conditions"))
+            problems.append(PolicyProblem("no-conditions", "conditions-empty", "conditions"))
         else:
             conditions = tuple([_parse_condition(i, c) for i, c in enumerate(conds)])
     elif not _top_level_case(document, "conditions", problems):
-        problems.append(PolicyProblem("no-conditions", "The policy has no conditions."))
+        problems.append(PolicyProblem("no-conditions", "no-conditions"))
 
     return result(raw, document, expiration, expiration_unix, conditions)
 
@@ -366,15 +385,10 @@ class ConditionResult:
     field: str  # lower-cased field name; "content-length-range" for the range, "" for an invalid condition
     expected: str | None  # the condition value, or "min..max" for the range
     actual: str | int | None  # the value sent (None when absent); the file size for the range
-    why: str  # one short sentence
+    why: str  # one of CONDITION_WORDS
+    notes: tuple[str, ...] = ()  # CONDITION_NOTES that apply
 
 
-
-
-def _short(value: str, limit: int = 60) -> str:
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return repr(value)
 
 
 def _matches(op: str, actual: str, expected: str) -> bool:
@@ -382,51 +396,51 @@ def _matches(op: str, actual: str, expected: str) -> bool:
 
 
 def _near_miss(op: str, field: str, expected: str, actual: str) -> str:
-    """Name the likely reason a value fails its condition (one short sentence)."""
+    """The likely reason a value fails its condition (a CONDITION_WORDS word)."""
     if "${filename}" in expected:
-        return "the policy value still contains '${filename}', which COS never substitutes in conditions"
+        return "filename-placeholder"
     if op == "starts-with" and "*" in expected:
-        return f"{_short(actual)} does not start with {_short(expected)} ('*' is not a wildcard in COS)"
+        return "wildcard"
     if _matches(op, actual.lower(), expected.lower()):
-        return "differs only in case"
+        return "case-differs"
     if _matches(op, actual.strip(), expected.strip()):
-        return "leading/trailing whitespace"
+        return "whitespace"
     if op == "eq" and actual.rstrip("/") == expected.rstrip("/"):
-        return "trailing slash"
+        return "trailing-slash"
     if op == "starts-with" and expected == actual + "/":
-        return "trailing slash"
+        return "trailing-slash"
     if actual.startswith("/") and _matches(op, actual.lstrip("/"), expected):
-        return "leading slash"
+        return "leading-slash"
     for decode in (unquote, unquote_plus):
         if decode(actual) != actual and _matches(op, decode(actual), expected):
-            return "value is URL-encoded"
+            return "url-encoded"
         if decode(expected) != expected and _matches(op, actual, decode(expected)):
-            return "the policy value is URL-encoded"
+            return "policy-url-encoded"
     if op == "eq" and expected and actual.startswith(expected):
-        return f"{_short(actual)} is not exactly {_short(expected)} (eq needs the whole value; starts-with would match)"
+        return "eq-prefix"
     if op == "eq":
-        return f"{_short(actual)} is not {_short(expected)}"
-    return f"{_short(actual)} does not start with {_short(expected)}"
+        return "not-equal"
+    return "not-prefix"
 
 
 def _evaluate_one(cond: Condition, fields: Mapping[str, str], bucket: str | None,
                   file_size: int | None) -> ConditionResult:
     if cond.op == "invalid":
-        return ConditionResult(cond, False, "", None, None, cond.problem or "invalid condition")
+        return ConditionResult(cond, False, "", None, None, cond.problem or "not-object-or-array")
 
     if cond.op == "content-length-range":
         lo, hi = cond.range or (0, 0)
         expected = f"{lo}..{hi}"
         if file_size is None:
-            return ConditionResult(cond, True, "content-length-range", expected, None, "file size unknown")
+            return ConditionResult(cond, True, "content-length-range", expected, None, "size-unknown")
         if lo > hi:
-            why, ok = f"no size fits: the minimum {lo} is above the maximum {hi}", False
+            why, ok = "range-empty", False
         elif file_size > hi:
-            why, ok = f"the file is {file_size} bytes, above the maximum {hi}", False
+            why, ok = "size-above-max", False
         elif file_size < lo:
-            why, ok = f"the file is {file_size} bytes, below the minimum {lo}", False
+            why, ok = "size-below-min", False
         else:
-            why, ok = f"the file is {file_size} bytes, within {expected}", True
+            why, ok = "size-within", True
         return ConditionResult(cond, ok, "content-length-range", expected, file_size, why)
 
     written = cond.field or ""
@@ -436,38 +450,36 @@ def _evaluate_one(cond: Condition, fields: Mapping[str, str], bucket: str | None
     if name == "bucket":
         actual: str | None = bucket
         if actual is None:
-            return ConditionResult(cond, True, name, expected, None, "the request's bucket is unknown, not checked")
+            return ConditionResult(cond, True, name, expected, None, "bucket-unknown")
     elif name == "q-sign-time":
         actual = fields.get("q-key-time")
         if "q-sign-time" in fields:
-            notes.append("compared with q-key-time; the q-sign-time form field is not used")
+            notes.append("sign-time-field-unused")
     else:
         actual = fields.get(name)
     if not cond.dollar:
-        notes.append("the field is written without '$'")
+        notes.append("no-dollar")
 
     if actual is None:
         if name == "q-sign-time":
-            why = "q-key-time absent from the form (COS compares q-sign-time with it)"
+            why = "key-time-absent"
         elif written.startswith("$"):
-            why = "field absent from the form ('$' belongs only in array conditions)"
+            why = "absent-dollar-object"
         else:
-            why = "field absent from the form"
+            why = "absent"
         ok = False
     elif _matches(cond.op, actual, expected):
         ok = True
         if cond.op == "eq":
             why = "equal"
         elif expected:
-            why = f"starts with {_short(expected)}"
+            why = "starts-with"
         else:
-            why = "an empty prefix matches any value"
+            why = "empty-prefix"
     else:
         ok = False
         why = _near_miss(cond.op, name, expected, actual)
-    if notes:
-        why = f"{why} ({'; '.join(notes)})"
-    return ConditionResult(cond, ok, name, expected, actual, why)
+    return ConditionResult(cond, ok, name, expected, actual, why, tuple(notes))
 
 
 def evaluate_conditions(policy: Policy, fields: Mapping[str, str], *, bucket: str | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_iso8601", "format_iso8601", "whole_hour_offset", "why_not_iso8601"]
+__all__ = ["parse_iso8601", "format_iso8601", "whole_hour_offset", "why_not_iso8601", "ISO8601_PROBLEMS"]
 
 # date "T" time [fraction] zone; the zone is Z/z, ±HH:MM, ±HHMM or ±HH.
 _ISO8601 = re.compile(
@@ -110,23 +110,28 @@ _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _NO_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?", re.ASCII)
 
 
+# Why a text is not an expiration COS accepts: words, worded by the catalogue.
+ISO8601_PROBLEMS = ("not-a-string", "whitespace", "unix-seconds", "date-only", "space-for-t",
+                    "no-time-zone", "out-of-range", "not-iso8601")
+
+
 def why_not_iso8601(text: str) -> str | None:
-    """A short reason why ``text`` is not an expiration COS accepts; None when it parses."""
+    """Why ``text`` is not an expiration COS accepts (one of ISO8601_PROBLEMS); None when it parses."""
     if parse_iso8601(text) is not None:
         return None
     if not isinstance(text, str):
-        return "it is not a string"
+        return "not-a-string"
     stripped = text.strip()
     if stripped != text and parse_iso8601(stripped) is not None:
-        return "it has leading or trailing whitespace"
+        return "whitespace"
     if stripped.isdigit():
-        return "it is a number of seconds, not an ISO 8601 date-time"
+        return "unix-seconds"
     if _DATE_ONLY.fullmatch(stripped):
-        return "it is a date without a time of day"
+        return "date-only"
     if len(stripped) > 10 and stripped[10] == " " and _DATE_ONLY.fullmatch(stripped[:10]):
-        return "it has a space where the 'T' belongs"
+        return "space-for-t"
     if _NO_ZONE.fullmatch(stripped):
-        return "it has no time zone; add 'Z' for UTC"
+        return "no-time-zone"
     if _ISO8601.fullmatch(stripped):
-        return "a date or time component is out of range"
-    return "it is not an ISO 8601 date-time like 2019-08-30T09:38:12.414Z"
+        return "out-of-range"
+    return "not-iso8601"

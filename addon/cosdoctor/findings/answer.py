@@ -19,7 +19,6 @@ from cosdoctor.findings.request_checks import Analysis, condition_evidence, expi
 from cosdoctor.cos.secrets import redact_evidence
 
 SUCCESS_STATUSES = frozenset({200, 201, 204, 303})
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 # (Code, Message pattern or None for any, finding ID). First match wins; order matters.
 ANSWERS: tuple[tuple[str, str | None, str], ...] = (
@@ -77,7 +76,8 @@ class CosAnswer:
         if self.error is None:
             return None
         e = self.error
-        return {"code": e.code, "message": normalise_message(e.message or ""),
+        # COS's Message as it sent it: entities decoded by the parser, whitespace kept.
+        return {"code": e.code, "message": e.message,
                 "request_id": e.request_id, "trace_id": e.trace_id, "resource": e.resource}
 
 
@@ -141,33 +141,38 @@ def answer_id(analysis: Analysis | None, answer: CosAnswer) -> str | None:
 
 def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]:
     """Findings for one COS flow: COS's answer explained first, then the request's own findings."""
-    lang = analysis.lang
     predicted = verdict(analysis)
     response_id = answer_id(analysis, answer)
     results: list[dict] = []
     if response_id is not None:
         evidence = _response_evidence(analysis, answer, response_id, local_now)
-        results.append(catalogue.finding(response_id, "response", redact_evidence(evidence), lang))
+        results.append(catalogue.finding(response_id, "response", redact_evidence(evidence)))
     for found in analysis.findings:
         if found["id"] == response_id:
             continue
         if answer.ok and found["severity"] == "error":
             continue                      # COS accepted it: our prediction was wrong (reported below)
         results.append(found)
-    disagreement = _disagreement(predicted, response_id, answer)
+    disagreement = _disagreement(predicted, response_id, answer) if _predicted_anything(analysis) else None
     if disagreement:
-        results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement, lang))
+        results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement))
     if answer.server_time is not None and abs(local_now - answer.server_time) > 60:
         if response_id not in ("AccessDenied_Expiration", "RequestTimeTooSkewed_ClockSkew"):
             results.append(catalogue.finding("Warning_ClockSkew", "response",
-                                             {"clock_skew_s": local_now - answer.server_time}, lang))
+                                             {"clock_skew_s": local_now - answer.server_time}))
     return sort_findings(results)
 
 
 def sort_findings(findings: list[dict]) -> list[dict]:
-    """Most important first: COS's own answer, then errors, warnings, info (stable otherwise)."""
-    return sorted(findings, key=lambda f: (f["phase"] != "response" or f["id"].startswith("Warning_"),
-                                           SEVERITY_ORDER.get(f["severity"], 3)))
+    """The one order of every surface, most important first: errors, then warnings, then info
+    (catalogue.SEVERITIES); within each, what COS answered before what the proxy predicted;
+    otherwise as found. So COS's own error always leads, a CORS warning never goes before it."""
+    return sorted(findings, key=lambda f: (catalogue.severity_rank(f["severity"]), f["phase"] != "response"))
+
+
+def _predicted_anything(analysis: Analysis) -> bool:
+    """False when the request could not be checked at all (saved traffic without its body)."""
+    return analysis.request.body is not None or verdict(analysis) is not None
 
 
 def _disagreement(predicted: dict | None, response_id: str | None, answer: CosAnswer) -> dict | None:
@@ -176,8 +181,7 @@ def _disagreement(predicted: dict | None, response_id: str | None, answer: CosAn
         return None
     if response_id is not None and not _predictable(response_id):
         return None
-    cos = response_id if response_id is not None else f"accepted ({answer.status})"
-    return {"preflight": predicted_id or "accept", "cos": cos,
+    return {"preflight": predicted_id or "accept", "cos": response_id or "accept", "cos_status": answer.status,
             "cos_code": answer.error.code if answer.error else None}
 
 
@@ -205,9 +209,9 @@ def _response_evidence(analysis: Analysis, answer: CosAnswer, finding_id: str, l
             evidence.update(found["evidence"])
             break
     error = answer.error
-    message = normalise_message(error.message or "") if error else ""
+    message = normalise_message(error.message or "") if error else ""      # for matching only
     if error is not None:
-        evidence.update({"code": error.code, "message": message, "request_id": error.request_id})
+        evidence.update({"code": error.code, "message": error.message, "request_id": error.request_id})
         for name, value in error.extra:
             if name in ("StringToSign", "FormatString", "ServerTime"):
                 evidence["cos_" + name.lower()] = value
@@ -226,28 +230,51 @@ def _response_evidence(analysis: Analysis, answer: CosAnswer, finding_id: str, l
     elif finding_id == "RequestTimeTooSkewed_ClockSkew" and answer.server_time is not None:
         evidence["clock_skew_s"] = local_now - answer.server_time
     elif finding_id == "AccessDenied_NoPermission":
-        evidence.update({"key": analysis.key, "bucket": analysis.bucket,
-                         "q_ak": analysis.form.get("q-ak") if analysis.form else None,
-                         "token_present": bool(analysis.form and analysis.form.has("x-cos-security-token"))})
+        form = analysis.form
+        evidence.update({"key": analysis.key if form is not None else _key_of(error, analysis.bucket),
+                         "bucket": analysis.bucket,
+                         "q_ak": form.get("q-ak") if form is not None else None,
+                         "token_present": form.has("x-cos-security-token") if form is not None else None})
+    elif finding_id == "AccessDenied_RefererRule":
+        headers = analysis.request.headers
+        evidence.update({"referer": headers.get("referer"), "origin": headers.get("origin")})
     return evidence
+
+
+def _key_of(error: CosErrorDoc | None, bucket: str | None) -> str | None:
+    """The object key COS names in <Resource> (host/key or bucket/key), when the form is unknown."""
+    resource = (error.resource or "") if error is not None else ""
+    host, sep, key = resource.partition("/")
+    if not sep or not key:
+        return None
+    if bucket and key.startswith(bucket + "/") and bucket not in host:
+        key = key[len(bucket) + 1:]                       # path-style: /bucket-appid/key
+    return key or None
 
 
 def _condition_from_message(analysis: Analysis, message: str, finding_id: str, evidence: dict) -> None:
     match = CONDITION_FIELD_RE.match(message)
     field_name = match.group(1) if match else ("content-length-range" if "ContentLengthRange" in finding_id else None)
-    if match:
-        evidence["cos_value"] = match.group(2)
     if field_name is None:
         return
     result = analysis.condition_for(field_name)
     if result is not None:
         evidence.update(condition_evidence(result))
     else:
-        evidence.setdefault("field", field_name.lower())
-        evidence.setdefault("actual", analysis.form.get(field_name) if analysis.form else None)
+        lname = field_name.lower()
+        evidence.setdefault("field", lname)
+        if lname == "bucket":
+            actual = analysis.bucket                      # the Host's bucket, form or not
+        else:
+            actual = analysis.form.get(field_name) if analysis.form else None
+        evidence.setdefault("actual", actual)
         evidence.setdefault("condition", None)
         evidence.setdefault("index", None)
         evidence.setdefault("expected", None)
+        if analysis.form is None:
+            evidence.setdefault("why", "unchecked")       # the body was not recorded
+    if match and match.group(2) != evidence.get("actual"):
+        evidence["cos_value"] = match.group(2)            # what COS quotes, when it says more
 
 
 def _expiration_from_message(analysis: Analysis, answer: CosAnswer, message: str, local_now: int,
@@ -268,15 +295,15 @@ def _expiration_from_message(analysis: Analysis, answer: CosAnswer, message: str
 def _unverified_signature(analysis: Analysis) -> dict:
     check = analysis.signature
     return {"verified": bool(check and check.verified), "mistake": check.mistake if check else None,
-            "mistake_text": "", "string_to_sign": check.string_to_sign if check else None}
+            "string_to_sign": check.string_to_sign if check else None}
 
 
 def _malformed_reason(analysis: Analysis, evidence: dict) -> None:
     form = analysis.form
     trailing = form.multipart.parts[form.file.index + 1:] if form is not None and form.file else ()
     if trailing:
-        evidence.update({"reason": "file-not-last", "offset": trailing[0].start,
-                         "detail": "fields follow the file part: " + ", ".join(p.name or "?" for p in trailing)})
+        evidence.update({"reason": "file-not-last", "offset": trailing[0].start, "detail": "file-not-last",
+                         "fields": [p.name or "" for p in trailing]})
     else:
         evidence.update({"reason": None, "offset": None,
-                         "detail": "the body parsed cleanly here; COS saw something else (a proxy in between?)"})
+                         "detail": "parsed-cleanly" if form is not None else "body-not-recorded"})

@@ -195,13 +195,12 @@ def cors_evidence(check: CorsCheck) -> dict:
             "cors_rule": check.rule_xml, "cors_rule_json": check.rule_json, "missing": list(check.missing)}
 
 
-def with_cors_finding(findings: list[dict], check: CorsCheck, lang: str = "en",
+def with_cors_finding(findings: list[dict], check: CorsCheck,
                       finding_id: str = CORS_FINDING) -> list[dict]:
     """`findings` with the CORS verdict folded in, for a flow the browser will not let through.
 
     COS's own 403 AccessForbidden is already explained as `finding_id` (from the error XML):
-    that finding gets the CORS evidence and is re-rendered, so its text names the origin and the
-    rule. When COS said nothing (a 2xx preflight that still misses a header, a CDN in between) a
+    that finding gets the CORS evidence, so its text names the origin and the rule. When COS said nothing (a 2xx preflight that still misses a header, a CDN in between) a
     new response finding goes first. An allowed check changes nothing.
     """
     if check.allowed:
@@ -211,9 +210,9 @@ def with_cors_finding(findings: list[dict], check: CorsCheck, lang: str = "en",
     for i, found in enumerate(out):
         if found.get("id") == finding_id:
             merged = {**(found.get("evidence") or {}), **evidence}
-            out[i] = catalogue.finding(finding_id, found.get("phase") or "response", merged, lang)
+            out[i] = catalogue.finding(finding_id, found.get("phase") or "response", merged)
             return out
-    return [catalogue.finding(finding_id, "response", evidence, lang), *out]
+    return [catalogue.finding(finding_id, "response", evidence), *out]
 
 
 def cors_rule(origin: str | None, method: str | None, headers: Iterable[str]) -> tuple[str, str]:

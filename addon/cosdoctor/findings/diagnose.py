@@ -21,12 +21,15 @@ from cosdoctor.cos.secrets import sent_secrets, shorten_sent
 
 @dataclass
 class Diagnosis:
+    """A flow's findings (plain: id, severity, phase, evidence; most important first), COS's error
+    record and status. The render stage turns it into words, in whatever language is asked."""
+
     analysis: Analysis | None
     findings: list[dict]
     error: dict | None = None          # COS's <Error>, as the report shows it
     status: int | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
-    metadata_cache: dict | None = field(default=None, repr=False)   # render.text.metadata's result
+    metadata_cache: dict = field(default_factory=dict, repr=False)   # render.text.metadata's, by language
 
     @property
     def failing(self) -> bool:
@@ -35,11 +38,6 @@ class Diagnosis:
 
 def has_error(findings: Iterable[Mapping]) -> bool:
     return any(f["severity"] == "error" for f in findings)
-
-
-def preflight(request: UploadRequest, credentials: CredentialStore | None, now: int,
-              lang: str = "en") -> Analysis:
-    return analyse_request(request, credentials, now, lang)
 
 
 def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
@@ -117,7 +115,7 @@ class PlainResponse:
 
 
 def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *, now: int,
-                      credentials: CredentialStore | None = None, lang: str = "en",
+                      credentials: CredentialStore | None = None,
                       analysis: Analysis | None = None, answered_locally: bool = False,
                       origins: PolicyOrigins | None = None, flow_id: str | None = None) -> Diagnosis:
     """The one pipeline: a request and its answer (or none) in, the flow's diagnosis out.
@@ -126,8 +124,8 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
     `answered_locally`: the answer is block mode's own, so there is no COS answer to explain;
     `origins`: policies seen handed out by the app's signing endpoint (`flow_id` is this flow's)."""
     if analysis is None:
-        analysis = (analyse_request(request, credentials, now, lang) if request.method == "POST"
-                    else Analysis(request=request, now=now, lang=lang, endpoint=request.endpoint))
+        analysis = (analyse_request(request, credentials, now) if request.method == "POST"
+                    else Analysis(request=request, now=now, endpoint=request.endpoint))
     if response is None or response.status == 0 or answered_locally:
         diagnosis = diagnose(analysis, None, analysis.now, credentials)
         if response is not None and response.status:
@@ -136,7 +134,8 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
     else:
         answer = read_answer(response.status, response.headers, response.body)
         diagnosis = diagnose(analysis, answer, response.time, credentials)
-        _check_cors(request, response, diagnosis, lang)
+        _check_cors(request, response, diagnosis)
+        diagnosis.findings = sort_findings(diagnosis.findings)   # the CORS verdict takes its place in the order
     if analysis.form is not None and origins is not None:
         origin, policy_signed, signature_signed = origins.lookup(
             analysis.form.get("policy"), analysis.form.get("q-signature"))
@@ -145,13 +144,13 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
     return diagnosis
 
 
-def _check_cors(request: UploadRequest, response: PlainResponse, diagnosis: Diagnosis, lang: str) -> None:
+def _check_cors(request: UploadRequest, response: PlainResponse, diagnosis: Diagnosis) -> None:
     """Browser uploads: a refused preflight, or an answer the page is not allowed to read."""
     if request.method == "OPTIONS":
         check = check_preflight(request.headers, response.status, response.headers)
-        diagnosis.findings = with_cors_finding(diagnosis.findings, check, lang)
+        diagnosis.findings = with_cors_finding(diagnosis.findings, check)
     elif request.method == "POST" and "origin" in request.headers:
         check = check_actual_response(request.headers, response.status, response.headers)
         if check is not None and not check.allowed:
-            diagnosis.findings = with_cors_finding(diagnosis.findings, check, lang,
+            diagnosis.findings = with_cors_finding(diagnosis.findings, check,
                                                    finding_id="Warning_CORSResponseHidden")

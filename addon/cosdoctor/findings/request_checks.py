@@ -2,7 +2,8 @@
 
 `analyse_request` runs the checks in the order COS is believed to apply them (spec §7) and returns
 every finding, not only the first: the first *error* is what COS would answer (`verdict`), the rest
-is what the user will hit next. Findings are catalogue dicts; this module holds no message text.
+is what the user will hit next. Findings are plain catalogue findings (ID, severity, phase,
+evidence); this module holds no message text and needs no language.
 """
 from __future__ import annotations
 
@@ -85,7 +86,6 @@ class SignatureCheck:
 class Analysis:
     request: UploadRequest
     now: int
-    lang: str = "en"
     endpoint: CosEndpoint | None = None
     form: UploadForm | None = None
     policy: Policy | None = None
@@ -125,7 +125,7 @@ class Analysis:
 
     def add(self, finding_id: str, evidence: Mapping[str, object] | None = None, *,
             documented: bool = True) -> dict:
-        found = catalogue.finding(finding_id, "preflight", redact_evidence(dict(evidence or {})), self.lang)
+        found = catalogue.finding(finding_id, "preflight", redact_evidence(dict(evidence or {})))
         self.findings.append(found)
         if not documented:
             self.undocumented.add(finding_id)
@@ -155,9 +155,8 @@ def is_certain(analysis: Analysis, found: dict) -> bool:
     return catalogue.entry(found["id"]).certain and found["id"] not in analysis.undocumented
 
 
-def analyse_request(request: UploadRequest, credentials: CredentialStore | None, now: int,
-                    lang: str = "en") -> Analysis:
-    analysis = Analysis(request=request, now=now, lang=lang, endpoint=request.endpoint)
+def analyse_request(request: UploadRequest, credentials: CredentialStore | None, now: int) -> Analysis:
+    analysis = Analysis(request=request, now=now, endpoint=request.endpoint)
     if not _check_transport_and_body(analysis):
         return analysis
     form = analysis.form
@@ -196,13 +195,12 @@ def _check_transport_and_body(analysis: Analysis) -> bool:
     error = form.multipart.error
     if error is not None:
         analysis.add("MalformedPOSTRequest_POSTBody",
-                     {"reason": error.reason, "offset": error.offset, "detail": error.detail},
+                     {"reason": error.reason, "offset": error.offset, "detail": error.detail, **error.facts},
                      documented=error.reason not in UNDOCUMENTED_REASONS)
         return False
     if not form.file_parts and (form.multipart.complete or request.body_complete):
-        analysis.add("MalformedPOSTRequest_POSTBody",
-                     {"reason": "no-file-part", "offset": len(request.body),
-                      "detail": "the form has no part named 'file'"}, documented=False)
+        analysis.add("MalformedPOSTRequest_POSTBody", {"reason": "no-file-part", "offset": len(request.body)},
+                     documented=False)
         return False
     return True
 
@@ -245,11 +243,12 @@ def _check_policy_document(analysis: Analysis, policy: Policy) -> bool:
     """False when COS cannot go further than the policy document itself."""
     for problem in policy.problems:
         if problem.kind == "duplicate-key":
-            analysis.add("Warning_DuplicatePolicyKey", {"where": problem.where, "detail": problem.detail})
+            analysis.add("Warning_DuplicatePolicyKey", {"where": problem.where, "detail": problem.detail,
+                                                        **problem.facts})
     fatal = policy.fatal
     if fatal is not None:
         finding_id = POLICY_PROBLEM_IDS.get(fatal.kind, "InvalidPolicyDocument_JSONFormat")
-        evidence = {"problem": fatal.kind, "detail": fatal.detail, "where": fatal.where}
+        evidence = {"problem": fatal.kind, "detail": fatal.detail, "where": fatal.where, **fatal.facts}
         if finding_id == "InvalidPolicyDocument_Expiration":
             evidence["expiration"] = policy.expiration
         analysis.add(finding_id, evidence, documented=fatal.kind == "no-conditions")
@@ -268,43 +267,35 @@ def expiration_evidence(policy: Policy, form: UploadForm | None, now: int,
     expiration_unix = policy.expiration_unix if policy.expiration_unix is not None else 0
     reference = server_now if server_now is not None else now
     expired_for = reference - expiration_unix
+    hint, hours = timezone_hint(policy, form, expired_for)
     evidence: dict[str, object] = {
         "expiration": policy.expiration,
         "expiration_unix": expiration_unix,
         "now_unix": reference,
         "now": format_iso8601(reference),
         "expired_for_s": expired_for,
-        "expired_for": human_duration(expired_for),
         "clock_skew_s": (local_now - server_now) if (server_now is not None and local_now is not None) else None,
-        "timezone_hint": timezone_hint(policy, form, expired_for),
+        "timezone_hint": hint,
+        "timezone_hours": hours,
     }
     return evidence
 
 
-def timezone_hint(policy: Policy, form: UploadForm | None, expired_for: int) -> str:
-    """Whole-hour gaps point at a local time written with 'Z' (e.g. a JVM in UTC+8)."""
+def timezone_hint(policy: Policy, form: UploadForm | None, expired_for: int) -> tuple[str | None, int | None]:
+    """(hint word, hours): whole-hour gaps point at a local time written with 'Z' (a JVM in UTC+8).
+
+    "key-time-end": the expiration is whole hours before the end of q-key-time; "whole-hours": the
+    policy expired whole hours ago. (None, None) when nothing smells of time zones."""
     key_time = form.get("q-key-time") if form else None
     if key_time and KEY_TIME_RE.match(key_time) and policy.expiration_unix is not None:
         end = int(key_time.split(";")[1])
         hours = whole_hour_offset(end - policy.expiration_unix)
         if hours:
-            return (f"expiration is {hours} h earlier than the end of q-key-time: a local time "
-                    f"(UTC{hours:+d}) was probably written with 'Z'; format the time in UTC")
+            return "key-time-end", hours
     hours = whole_hour_offset(expired_for)
     if hours:
-        return (f"the policy expired {hours} h ago almost exactly: probably a local time (UTC{hours:+d}) "
-                f"written with 'Z'; format the expiration in UTC")
-    return ""
-
-
-def human_duration(seconds: int) -> str:
-    seconds = abs(int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
-             f"{minutes} min" if minutes else "", f"{secs} s" if secs and not days else ""]
-    return " ".join(p for p in parts if p) or "0 s"
+        return "whole-hours", hours
+    return None, None
 
 
 def _check_expiration(analysis: Analysis, policy: Policy, form: UploadForm) -> None:
@@ -324,8 +315,7 @@ def _check_post_signature(analysis: Analysis, form: UploadForm, policy: Policy,
     if not KEY_TIME_RE.match(key_time):
         analysis.signature = SignatureCheck("policy", credential is not None, False, "malformed",
                                             string_to_sign, None)
-        analysis.add("SignatureDoesNotMatch_POSTSignature",
-                     _signature_evidence(analysis.signature, "q-key-time is not 'start;end' in Unix seconds"),
+        analysis.add("SignatureDoesNotMatch_POSTSignature", _signature_evidence(analysis.signature, "key-time-format"),
                      documented=False)
         return
     if credential is None:
@@ -336,8 +326,7 @@ def _check_post_signature(analysis: Analysis, form: UploadForm, policy: Policy,
             return
         analysis.signature = SignatureCheck("policy", False, None, None, string_to_sign, None)
         analysis.add("Info_SignatureNotVerified", {
-            "string_to_sign": string_to_sign, "q_ak": q_ak,
-            "checked": "q-signature is 40 lowercase hex; q-key-time is well formed"})
+            "string_to_sign": string_to_sign, "q_ak": q_ak, "checked": ["q-signature-format", "q-key-time-format"]})
         return
     correct = post_signature(credential.secret_key, key_time, policy.raw)
     if provided == correct.signature:
@@ -358,10 +347,11 @@ def _check_post_signature(analysis: Analysis, form: UploadForm, policy: Policy,
 
 
 def _signature_evidence(check: SignatureCheck, detail: str | None = None) -> dict:
+    """The contract's signature evidence; `detail` says what is malformed ("key-time-format",
+    "auth-string")."""
     evidence: dict[str, object] = {
         "verified": check.verified,
         "mistake": check.mistake,
-        "mistake_text": catalogue.mistake_text(check.mistake) if check.mistake else "",
         "string_to_sign": check.string_to_sign,
         "mode": check.mode,
     }
@@ -391,9 +381,13 @@ def _check_conditions(analysis: Analysis, form: UploadForm, policy: Policy, *, r
 
 
 def condition_evidence(result: ConditionResult) -> dict:
-    return {"condition": result.condition.text, "index": result.condition.index,
-            "field": result.field, "expected": result.expected, "actual": result.actual,
-            "why": result.why}
+    """The contract's condition evidence (`index` 0-based), with the verdict word and its notes."""
+    evidence = {"condition": result.condition.text, "index": result.condition.index,
+                "field": result.field, "expected": result.expected, "actual": result.actual,
+                "why": result.why}
+    if result.notes:
+        evidence["why_notes"] = list(result.notes)
+    return evidence
 
 
 def condition_finding(result: ConditionResult, form: UploadForm | None) -> tuple[str, dict]:
@@ -426,15 +420,16 @@ def _check_signature_field_mode(analysis: Analysis, form: UploadForm,
             _check_conditions(analysis, form, policy, required=False)
     if auth.problems:
         analysis.signature = SignatureCheck("signature-field", False, False, "malformed", None, None)
-        analysis.add("SignatureDoesNotMatch_SignatureField",
-                     _signature_evidence(analysis.signature, "; ".join(auth.problems)), documented=False)
+        evidence = _signature_evidence(analysis.signature, "auth-string")
+        evidence["auth_problems"] = list(auth.problems)          # the parser's notes, as evidence
+        analysis.add("SignatureDoesNotMatch_SignatureField", evidence, documented=False)
         return
     if auth.sign_time and KEY_TIME_RE.match(auth.sign_time):
         end = int(auth.sign_time.split(";")[1])
         if end < analysis.now:
             analysis.add("AccessDenied_RequestExpired", {
                 "key_time": auth.sign_time, "key_time_end_unix": end, "now_unix": analysis.now,
-                "expired_for_s": analysis.now - end, "expired_for": human_duration(analysis.now - end)})
+                "expired_for_s": analysis.now - end})
     credential = credentials.get(auth.ak) if credentials else None
     path = "/" if not analysis.endpoint or analysis.endpoint.style != "path" else f"/{analysis.bucket}/"
     headers = _signed_header_values(auth.header_list, analysis.request, form)
@@ -442,8 +437,7 @@ def _check_signature_field_mode(analysis: Analysis, form: UploadForm,
     if credential is None:
         analysis.signature = SignatureCheck("signature-field", False, None, None, None, None)
         analysis.add("Info_SignatureNotVerified", {
-            "q_ak": auth.ak, "string_to_sign": None,
-            "checked": "the Signature field parses; q-sign-time and q-key-time are well formed"})
+            "q_ak": auth.ak, "string_to_sign": None, "checked": ["signature-field-format", "key-time-format"]})
         return
     correct = header_signature(credential.secret_key, key_time, "post", path, [], headers)
     if auth.signature == correct.signature:
@@ -538,8 +532,7 @@ def _lint(analysis: Analysis, form: UploadForm) -> None:
     if policy.expiration_unix is not None:
         remaining = policy.expiration_unix - analysis.now
         if remaining > LONG_EXPIRATION_S:
-            analysis.add("Warning_LongExpiration",
-                         {"expires_in_s": remaining, "expires_in": human_duration(remaining)})
+            analysis.add("Warning_LongExpiration", {"expires_in_s": remaining})
         key_time = form.get("q-key-time") or ""
         if KEY_TIME_RE.match(key_time):
             end = int(key_time.split(";")[1])

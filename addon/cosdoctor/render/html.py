@@ -16,14 +16,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cosdoctor.cos.secrets import is_secret_name, without_secret_names
 from cosdoctor.cos.times import format_iso8601, parse_iso8601
+from cosdoctor.findings import catalogue
+from cosdoctor.findings.catalogue import SEVERITIES, SEVERITY_RANK as _SEVERITY_RANK
+from cosdoctor.render.words import duration, label, render_finding
 
 __all__ = ["render_html", "is_secret_name", "LABELS", "SEVERITIES"]
-
-SEVERITIES = ("error", "warning", "info")
-_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 ACTIONS = ("forwarded", "blocked", "replayed")
 
 # Timeline geometry (SVG user units) and bucket sizes a person reads easily.
@@ -41,193 +42,21 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _SPECIAL = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _SAFE_URL = re.compile(r"https?://[^\s\"'<>`]+", re.IGNORECASE)
 
-LABELS = {
-    "en": {
-        "flows": "Flows", "failing": "Failing flows", "blocked": "Blocked", "findings": "Findings",
-        "actions": "By action", "range": "Time range (UTC)", "generated": "Generated",
-        "by_id": "Findings by ID", "id": "ID", "severity": "Severity", "title": "Title",
-        "flows_with": "Flows",
-        "timeline": "Flows over time (UTC)", "ok": "ok", "failed": "failed", "bucket": "one bar = {step}",
-        "no_time": "{n} record(s) without a readable time are not in the chart.",
-        "no_times": "No record has a readable time: nothing to chart.",
-        "skipped": "{n} record(s) were not JSON objects and were skipped.",
-        "time": "Time (UTC)", "method": "Method", "host": "Host", "key": "Key", "status": "Status",
-        "first": "First finding", "none": "no findings", "more": "+{n} more",
-        "filter": "Filter", "clear": "Clear filters", "shown": "Showing {shown} of {total} flows",
-        "empty": "No COS flows in this report.", "url": "URL", "client": "Client", "bucket_f": "Bucket",
-        "region": "Region", "action": "Action", "flow_id": "Flow ID", "error": "COS error",
-        "cause": "Cause", "fix": "Fix", "doc": "Documentation", "evidence": "Evidence",
-        "phase": "phase", "bad_time": "unreadable time", "cut": "\u2026 ({n} more characters)",
-        "click": "Show only flows with this finding",
-    },
-    "ko": {
-        "flows": "플로우", "failing": "실패한 플로우", "blocked": "차단됨", "findings": "진단 항목",
-        "actions": "처리 방식별", "range": "시간 범위 (UTC)", "generated": "생성 시각",
-        "by_id": "ID별 진단 항목", "id": "ID", "severity": "심각도", "title": "제목",
-        "flows_with": "플로우",
-        "timeline": "시간별 플로우 (UTC)", "ok": "성공", "failed": "실패", "bucket": "막대 하나 = {step}",
-        "no_time": "읽을 수 있는 시간이 없는 레코드 {n}개는 차트에 없습니다.",
-        "no_times": "읽을 수 있는 시간이 있는 레코드가 없어 차트를 그리지 않습니다.",
-        "skipped": "JSON 객체가 아닌 레코드 {n}개를 건너뛰었습니다.",
-        "time": "시간 (UTC)", "method": "메서드", "host": "호스트", "key": "키", "status": "상태",
-        "first": "첫 번째 진단", "none": "진단 없음", "more": "외 {n}개",
-        "filter": "필터", "clear": "필터 지우기", "shown": "플로우 {total}개 중 {shown}개 표시",
-        "empty": "이 보고서에는 COS 플로우가 없습니다.", "url": "URL", "client": "클라이언트",
-        "bucket_f": "버킷", "region": "리전", "action": "처리", "flow_id": "플로우 ID", "error": "COS 오류",
-        "cause": "원인", "fix": "해결 방법", "doc": "문서", "evidence": "근거",
-        "phase": "단계", "bad_time": "읽을 수 없는 시간", "cut": "\u2026 (나머지 {n}자)",
-        "click": "이 진단이 있는 플로우만 보기",
-    },
-    "zh": {
-        "flows": "请求", "failing": "失败的请求", "blocked": "已拦截", "findings": "诊断项",
-        "actions": "按处理方式", "range": "时间范围 (UTC)", "generated": "生成时间",
-        "by_id": "按 ID 统计的诊断项", "id": "ID", "severity": "严重程度", "title": "标题",
-        "flows_with": "请求数",
-        "timeline": "请求时间分布 (UTC)", "ok": "成功", "failed": "失败", "bucket": "每个柱 = {step}",
-        "no_time": "{n} 条记录的时间无法读取，未计入图表。",
-        "no_times": "没有记录带有可读的时间，无法绘制图表。",
-        "skipped": "{n} 条记录不是 JSON 对象，已跳过。",
-        "time": "时间 (UTC)", "method": "方法", "host": "主机", "key": "对象键", "status": "状态码",
-        "first": "首个诊断", "none": "无诊断", "more": "另有 {n} 项",
-        "filter": "筛选", "clear": "清除筛选", "shown": "显示 {shown} / {total} 个请求",
-        "empty": "此报告中没有 COS 请求。", "url": "URL", "client": "客户端", "bucket_f": "存储桶",
-        "region": "地域", "action": "处理方式", "flow_id": "Flow ID", "error": "COS 错误",
-        "cause": "原因", "fix": "解决方法", "doc": "文档", "evidence": "证据",
-        "phase": "阶段", "bad_time": "无法读取的时间", "cut": "\u2026 (还有 {n} 个字符)",
-        "click": "只显示带有此诊断的请求",
-    },
-}
+class _Words(dict):
+    """The report's labels in one language (labels.json, group "html"), and that language."""
 
-_CSS = """
-:root{--fg:#1d232b;--muted:#5b6573;--line:#d9dee5;--bg:#f5f7fa;--card:#fff;
---error:#b42318;--error-bg:#fdecea;--warning:#8a5300;--warning-bg:#fff4dc;
---info:#1d5fa8;--info-bg:#e8f1fc;--other:#4b5563;--other-bg:#eef0f3;--ok:#2f7d4a}
-*{box-sizing:border-box}
-[hidden]{display:none!important}
-body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
-"Noto Sans","Noto Sans CJK KR","Noto Sans CJK SC",sans-serif}
-main{max-width:1240px;margin:0 auto;padding:20px 24px 48px}
-h1{font-size:22px;margin:0 0 4px}
-h2{font-size:16px;margin:0 0 10px}
-.sub{color:var(--muted);margin:0 0 16px}
-section.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin:0 0 16px}
-.totals{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 16px}
-.total{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px;min-width:130px}
-.total b{display:block;font-size:24px;line-height:1.2}
-.total span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
-.total.bad b{color:var(--error)}
-.total.wide b{font-size:14px;font-weight:600;line-height:1.5}
-.note{color:var(--muted);margin:6px 0 0}
-table.ids{border-collapse:collapse;width:100%}
-table.ids th,table.ids td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-table.ids th{font-size:12px;color:var(--muted);font-weight:600}
-table.ids td.n{text-align:right;font-variant-numeric:tabular-nums;width:5em}
-table.ids a{color:inherit;text-decoration:none;border-bottom:1px dotted currentColor}
-table.ids a:hover{border-bottom-style:solid}
-.badge{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:600;white-space:nowrap}
-.sev-error .badge,.badge.sev-error{background:var(--error-bg);color:var(--error)}
-.sev-warning .badge,.badge.sev-warning{background:var(--warning-bg);color:var(--warning)}
-.sev-info .badge,.badge.sev-info{background:var(--info-bg);color:var(--info)}
-.sev-other .badge,.badge.sev-other{background:var(--other-bg);color:var(--other)}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
-svg.timeline{width:100%;height:auto;display:block}
-.legend{display:flex;gap:16px;color:var(--muted);font-size:12px;margin:4px 0 0}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
-.legend .l-ok{background:var(--ok)}.legend .l-failed{background:var(--error)}
-form.filters{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:flex-start;margin:0 0 12px}
-form.filters fieldset{border:1px solid var(--line);border-radius:6px;padding:4px 10px 6px;margin:0;display:flex;
-flex-wrap:wrap;gap:2px 12px}
-form.filters legend{font-size:12px;color:var(--muted);padding:0 4px}
-form.filters label{white-space:nowrap;font-size:13px}
-form.filters button{font:inherit;font-size:13px;padding:3px 10px;border:1px solid var(--line);border-radius:6px;
-background:var(--card);cursor:pointer;margin-top:8px}
-#shown{color:var(--muted);font-size:13px;margin-top:12px}
-.grid{display:grid;grid-template-columns:9.6rem 4.2rem minmax(0,1.3fr) minmax(0,1.5fr) 6.4rem minmax(0,1.7fr);
-gap:0 12px;align-items:baseline}
-.flows .head{font-size:12px;color:var(--muted);font-weight:600;padding:4px 8px 6px 26px;
-border-bottom:1px solid var(--line)}
-details.flow{border-bottom:1px solid var(--line)}
-details.flow>summary{list-style:none;cursor:pointer;padding:5px 8px 5px 26px;position:relative}
-details.flow>summary::-webkit-details-marker{display:none}
-details.flow>summary::before{content:"\\25B8";position:absolute;left:9px;top:5px;color:var(--muted)}
-details.flow[open]>summary::before{content:"\\25BE"}
-details.flow>summary:hover{background:#f0f3f7}
-details.flow.failing>summary{box-shadow:inset 3px 0 0 var(--error)}
-.grid>span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;min-width:0}
-summary.grid>span:nth-child(1),summary.grid>span:nth-child(4){
-font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
-.blk{font-size:11px;font-weight:600;color:#fff;background:var(--other);border-radius:3px;padding:0 4px;
-margin-left:3px}
-.st-ok{color:var(--ok);font-weight:600}.st-bad{color:var(--error);font-weight:600}.st-none{color:var(--muted)}
-.bad-time{color:var(--error);font-style:italic}
-.muted{color:var(--muted)}
-.body{padding:6px 12px 14px 26px;background:#fafbfc;border-top:1px dashed var(--line)}
-dl.kv{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;margin:6px 0}
-dl.kv dt{color:var(--muted);font-size:12.5px}
-@media (min-width:900px){dl.facts{grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr)}}
-dl.kv dd{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
-.finding{border:1px solid var(--line);border-left:4px solid var(--other);border-radius:6px;background:var(--card);
-padding:8px 12px;margin:10px 0 0}
-.finding.sev-error{border-left-color:var(--error)}.finding.sev-warning{border-left-color:#d08a00}
-.finding.sev-info{border-left-color:var(--info)}
-.finding h3{font-size:14px;margin:0 0 4px;display:flex;flex-wrap:wrap;gap:4px 8px;align-items:baseline}
-.finding h3 .muted{font-weight:400;font-size:12px}
-.finding p{margin:4px 0;overflow-wrap:anywhere}
-.finding p b{color:var(--muted);font-weight:600;margin-right:4px}
-a{color:#1d5fa8}
-@media (max-width:820px){.grid{grid-template-columns:8.6rem 3.6rem minmax(0,1fr) 6rem}
-.grid>span:nth-child(4),.grid>span:nth-child(6){display:none}}
-"""
+    def __init__(self, lang: str) -> None:
+        super().__init__({key: catalogue.raw_label("html", key, lang) for key in catalogue.label_keys("html")})
+        self.lang = lang
 
-_SCRIPT = """
-(function () {
-  var form = document.getElementById("filters");
-  if (!form) { return; }
-  form.hidden = false;
-  var rows = Array.prototype.slice.call(document.querySelectorAll("details.flow"));
-  var counter = document.getElementById("shown");
-  function picked(name) {
-    var out = [];
-    form.querySelectorAll("input[name='" + name + "']").forEach(function (box) {
-      if (box.checked) { out.push(box.value); }
-    });
-    return out;
-  }
-  function any(wanted, attr) {
-    if (!wanted.length) { return true; }
-    var have = (attr || "").split(" ");
-    for (var i = 0; i < wanted.length; i++) {
-      if (have.indexOf(wanted[i]) >= 0) { return true; }
-    }
-    return false;
-  }
-  function apply() {
-    var ids = picked("id"), sevs = picked("sev"), shown = 0;
-    rows.forEach(function (row) {
-      var keep = any(ids, row.getAttribute("data-f")) && any(sevs, row.getAttribute("data-s"));
-      row.hidden = !keep;
-      if (keep) { shown++; }
-    });
-    counter.textContent = counter.getAttribute("data-template")
-      .replace("{shown}", String(shown)).replace("{total}", String(rows.length));
-  }
-  form.addEventListener("change", apply);
-  document.getElementById("clear").addEventListener("click", function () {
-    form.querySelectorAll("input").forEach(function (box) { box.checked = false; });
-    apply();
-  });
-  document.querySelectorAll("a[data-pick]").forEach(function (link) {
-    link.addEventListener("click", function () {
-      var token = link.getAttribute("data-pick");
-      form.querySelectorAll("input").forEach(function (box) {
-        box.checked = box.name === "id" && box.value === token;
-      });
-      apply();
-    });
-  });
-  apply();
-})();
-"""
+
+LABELS = {lang: _Words(lang) for lang in catalogue.LANGS}
+
+
+# The page's style and script are package files beside this module, read once at import; the
+# Content-Security-Policy below carries their hashes, so the browser runs exactly these two.
+_CSS = Path(__file__).with_name("html.css").read_text(encoding="utf-8")
+_SCRIPT = Path(__file__).with_name("html.js").read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:
@@ -343,16 +172,18 @@ def _status(value: object) -> int | None:
     return None
 
 
-def _finding(raw: Mapping) -> _Finding:
+def _finding(record: Mapping, lang: str) -> _Finding:
+    """One finding of a record, its texts re-rendered from its ID and evidence in `lang`."""
+    raw = render_finding(record, lang)
     return _Finding(
         id=_str(raw.get("id")) or "?", severity=_str(raw.get("severity")).lower() or "?",
         phase=_str(raw.get("phase")), title=_str(raw.get("title")), cause=_str(raw.get("cause")),
         fix=_str(raw.get("fix")), doc=_str(raw.get("doc")), evidence=raw.get("evidence"))
 
 
-def _flow(index: int, raw: Mapping) -> _Flow:
+def _flow(index: int, raw: Mapping, lang: str) -> _Flow:
     findings_raw = raw.get("findings")
-    findings = tuple(_finding(f) for f in findings_raw if isinstance(f, Mapping)) \
+    findings = tuple(_finding(f, lang) for f in findings_raw if isinstance(f, Mapping)) \
         if isinstance(findings_raw, (list, tuple)) else ()
     status = _status(raw.get("status"))
     action = _str(raw.get("action"))
@@ -376,7 +207,25 @@ class _IdCount:
     flows: int
 
 
-def _count_ids(flows: list[_Flow]) -> list[_IdCount]:
+def _generic_title(found: _Finding, lang: str) -> str:
+    """The catalogue's title for an ID as such (worded without any flow's evidence); a record's own
+    title for an ID the catalogue does not know."""
+    cached = _GENERIC_TITLES.get((found.id, lang))
+    if cached is None:
+        try:
+            plain = catalogue.finding(found.id, "response")          # Unknown_<Code>: the code is the ID's
+        except KeyError:
+            return found.title
+        cached = render_finding(plain, lang)["title"]
+        if len(_GENERIC_TITLES) < 4096:                        # IDs come from a file: bounded
+            _GENERIC_TITLES[(found.id, lang)] = cached
+    return cached
+
+
+_GENERIC_TITLES: dict[tuple[str, str], str] = {}
+
+
+def _count_ids(flows: list[_Flow], lang: str) -> list[_IdCount]:
     """Per finding ID: occurrences and flows, most severe first, then most frequent, then by ID."""
     first: dict[str, _Finding] = {}
     findings: dict[str, int] = {}
@@ -390,8 +239,16 @@ def _count_ids(flows: list[_Flow]) -> list[_IdCount]:
                 seen.add(found.id)
                 with_id[found.id] = with_id.get(found.id, 0) + 1
     order = sorted(first, key=lambda i: (_SEVERITY_RANK.get(first[i].severity, 9), -with_id[i], i))
-    return [_IdCount(id=i, token=f"f{n}", severity=first[i].severity, title=first[i].title,
+    return [_IdCount(id=i, token=f"f{n}", severity=first[i].severity, title=_generic_title(first[i], lang),
                      findings=findings[i], flows=with_id[i]) for n, i in enumerate(order)]
+
+
+def _word(group: str, value: str, labels: _Words) -> str:
+    """A severity, action or phase in the page's language; anything else as it is."""
+    return label(group, value, labels.lang) if value in _KNOWN_WORDS[group] else value
+
+
+_KNOWN_WORDS = {group: frozenset(catalogue.label_keys(group)) for group in ("severity", "action", "phase")}
 
 
 # --- sections --------------------------------------------------------------------------------------
@@ -403,7 +260,7 @@ def _totals(flows: list[_Flow], labels: Mapping[str, str], generated_at: int | N
     for flow in flows:
         by_action[flow.action or "-"] = by_action.get(flow.action or "-", 0) + 1
     actions = [a for a in ACTIONS if a in by_action] + sorted(a for a in by_action if a not in ACTIONS)
-    action_text = " \u00b7 ".join(f"{_e(a)} {by_action[a]}" for a in actions) or "-"
+    action_text = " \u00b7 ".join(f"{_e(_word('action', a, labels))} {by_action[a]}" for a in actions) or "-"
     times = [f.unix for f in flows if f.unix is not None]
     span = f"{_utc(min(times))} \u2013 {_utc(max(times))}" if times else "-"
     cards = [
@@ -428,7 +285,7 @@ def _id_table(counts: list[_IdCount], labels: Mapping[str, str]) -> str:
         rows.append(
             f'<tr class="{_severity_class(c.severity)}" data-id="{_e(c.id)}">'
             f'<td><a href="#flows" data-pick="{c.token}" title="{_e(labels["click"])}"><code>{_e(c.id)}</code></a></td>'
-            f'<td><span class="badge">{_e(c.severity)}</span></td>'
+            f'<td><span class="badge">{_e(_word("severity", c.severity, labels))}</span></td>'
             f"<td>{_e(c.title)}</td>"
             f'<td class="n c-findings">{c.findings}</td><td class="n c-flows">{c.flows}</td></tr>')
     return (f'<section class="card" id="by-id"><h2>{_e(labels["by_id"])}</h2><table class="ids">'
@@ -451,13 +308,6 @@ def _label_interval(step: int, count: int) -> int:
         if interval % step == 0 and count * step <= interval * _MAX_LABELS:
             return interval
     return step * -(-count // _MAX_LABELS)
-
-
-def _duration(seconds: int) -> str:
-    for unit, name in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds % unit == 0:
-            return f"{seconds // unit} {name}"
-    return f"{seconds} s"
 
 
 def _nice_tick(top: int) -> int:
@@ -550,13 +400,13 @@ def _timeline(flows: list[_Flow], labels: Mapping[str, str]) -> str:
     parts.append("</svg>")
     legend = (f'<div class="legend"><span><i class="l-failed"></i>{_e(labels["failed"])}</span>'
               f'<span><i class="l-ok"></i>{_e(labels["ok"])}</span>'
-              f'<span>{_e(labels["bucket"].format(step=_duration(step)))}</span></div>')
+              f'<span>{_e(labels["bucket"].format(step=duration(step, labels.lang)))}</span></div>')
     return head + "".join(parts) + legend + "".join(notes) + "</section>"
 
 
 def _filters(counts: list[_IdCount], total: int, labels: Mapping[str, str]) -> str:
     sev = "".join(f'<label class="{_severity_class(s)}"><input type="checkbox" name="sev" value="{s}"> '
-                  f'<span class="badge">{s}</span></label>' for s in SEVERITIES)
+                  f'<span class="badge">{_e(_word("severity", s, labels))}</span></label>' for s in SEVERITIES)
     ids = "".join(f'<label title="{_e(c.title)}"><input type="checkbox" name="id" value="{c.token}"> '
                   f"<code>{_e(c.id)}</code> ({c.flows})</label>" for c in counts)
     template = _e(labels["shown"])
@@ -583,11 +433,12 @@ def _time_html(flow: _Flow, labels: Mapping[str, str]) -> str:
     return f'<span class="bad-time" title="{_e(labels["bad_time"])}">{_e(flow.time) or "?"}</span>'
 
 
-def _finding_html(found: _Finding, labels: Mapping[str, str]) -> str:
+def _finding_html(found: _Finding, labels: _Words, error: object) -> str:
     parts = [f'<div class="finding {_severity_class(found.severity)}">'
-             f'<h3><span class="badge">{_e(found.severity)}</span>'
+             f'<h3><span class="badge">{_e(_word("severity", found.severity, labels))}</span>'
              f"<code>{_e(found.id)}</code><span>{_e(found.title)}</span>"
-             + (f'<span class="muted">{_e(labels["phase"])}: {_e(found.phase)}</span>' if found.phase else "")
+             + (f'<span class="muted">{_e(labels["phase"])}: {_e(_word("phase", found.phase, labels))}</span>'
+                if found.phase else "")
              + "</h3>"]
     if found.cause:
         parts.append(f'<p><b>{_e(labels["cause"])}</b>{_e(found.cause)}</p>')
@@ -599,7 +450,8 @@ def _finding_html(found: _Finding, labels: Mapping[str, str]) -> str:
         parts.append(f'<p><b>{_e(labels["doc"])}</b>{link}</p>')
     evidence = found.evidence
     if isinstance(evidence, Mapping):
-        pairs = [(str(k), v) for k, v in evidence.items() if not is_secret_name(k)]
+        said = _said_by_the_flow(evidence, error)
+        pairs = [(str(k), v) for k, v in evidence.items() if not is_secret_name(k) and k not in said]
     elif evidence is None:
         pairs = []
     else:
@@ -609,7 +461,18 @@ def _finding_html(found: _Finding, labels: Mapping[str, str]) -> str:
     return "".join(parts) + "</div>"
 
 
-def _flow_html(flow: _Flow, tokens: Mapping[str, str], labels: Mapping[str, str]) -> str:
+def _said_by_the_flow(evidence: Mapping, error: object) -> set:
+    """Evidence the flow already shows once: COS's code, message and request id (its error record),
+    and COS's quoted value when it equals the value sent."""
+    said = set()
+    if isinstance(error, Mapping):
+        said = {k for k in ("code", "message", "request_id") if k in evidence and evidence[k] == error.get(k)}
+    if "cos_value" in evidence and evidence.get("cos_value") == evidence.get("actual"):
+        said.add("cos_value")
+    return said
+
+
+def _flow_html(flow: _Flow, tokens: Mapping[str, str], labels: _Words) -> str:
     ftokens = " ".join(dict.fromkeys(tokens[f.id] for f in flow.findings))
     sevs = " ".join(dict.fromkeys(f.severity for f in flow.findings if f.severity in _SEVERITY_RANK))
     first = flow.findings[0] if flow.findings else None
@@ -627,7 +490,7 @@ def _flow_html(flow: _Flow, tokens: Mapping[str, str], labels: Mapping[str, str]
                f'<span{title_attr}>{first_html}</span></summary>')
     facts = [(labels["url"], flow.url), (labels["client"], flow.client), (labels["bucket_f"], flow.bucket),
              (labels["region"], flow.region), (labels["key"], flow.key),
-             (labels["action"], flow.action), (labels["flow_id"], flow.flow_id)]
+             (labels["action"], _word("action", flow.action, labels)), (labels["flow_id"], flow.flow_id)]
     pairs: list[tuple[str, object]] = [(name, value) for name, value in facts if value]
     if flow.unix is None and flow.time:
         pairs.insert(0, (labels["time"], flow.time))
@@ -636,7 +499,7 @@ def _flow_html(flow: _Flow, tokens: Mapping[str, str], labels: Mapping[str, str]
         pairs += [(f"{labels['error']}: {k}", v) for k, v in error.items() if not is_secret_name(k) and v is not None]
     elif error is not None:
         pairs.append((labels["error"], error))
-    body = _kv(pairs, labels, "kv facts") + "".join(_finding_html(f, labels) for f in flow.findings)
+    body = _kv(pairs, labels, "kv facts") + "".join(_finding_html(f, labels, flow.error) for f in flow.findings)
     cls = "flow failing" if flow.failing else "flow"
     return (f'<details class="{cls}" id="flow-{flow.index}" data-f="{ftokens}" data-s="{sevs}">'
             f'{summary}<div class="body">{body}</div></details>')
@@ -654,13 +517,15 @@ def _flows_table(flows: list[_Flow], counts: list[_IdCount], labels: Mapping[str
 
 # --- the page ------------------------------------------------------------------------------------
 
-def render_html(records: Sequence[Mapping], *, title: str = "COS POST audit", lang: str = "en",
+def render_html(records: Sequence[Mapping], *, title: str | None = None, lang: str = "en",
                 generated_at: int | None = None) -> str:
     """One self-contained HTML page for report records (the contract's JSON Lines format).
 
-    `lang` picks the page's own labels (en, ko, zh; anything else falls back to en); finding texts
-    are shown in the language they were recorded in. `generated_at` (Unix seconds) is printed only
-    when given, so that the same records always give the same bytes. Records that are not mappings
+    `lang` picks the language of the page (en, ko, zh; anything else falls back to en): its labels,
+    and the finding texts, re-rendered from each finding's ID and evidence (a finding whose ID the
+    catalogue does not know keeps the texts it was recorded with); the default title says how many
+    flows there are. `generated_at` (Unix seconds) is printed only when given, so that the same
+    records always give the same bytes. Records that are not mappings
     are skipped and counted; fields named like a secret key are never rendered.
     """
     labels = LABELS.get(lang, LABELS["en"])
@@ -669,13 +534,15 @@ def render_html(records: Sequence[Mapping], *, title: str = "COS POST audit", la
     skipped = 0
     for raw in records:
         if isinstance(raw, Mapping):
-            flows.append(_flow(len(flows), raw))
+            flows.append(_flow(len(flows), raw, lang))
         else:
             skipped += 1
     if isinstance(generated_at, bool) or not isinstance(generated_at, (int, float)) \
             or not math.isfinite(generated_at):
         generated_at = None
-    counts = _count_ids(flows)
+    counts = _count_ids(flows, lang)
+    if title is None:
+        title = label("html", "flows_title", lang, n=len(flows))
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{lang}"><head><meta charset="utf-8">',

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Mapping
 
 from cosdoctor.render.text import dumps_record
+from cosdoctor.render.words import render_finding
 from cosdoctor.wire.jsonsafe import plain
 
 
@@ -42,9 +43,13 @@ class ReportWriter:
 
 def record(*, time: str, flow_id: str, client: str | None, method: str, url: str, host: str | None,
            bucket: str | None, region: str | None, key: str | None, status: int | None,
-           error: Mapping | None, findings: list[dict], action: str) -> dict:
+           error: Mapping | None, findings: list[dict], action: str, lang: str = "en") -> dict:
     """The contract's report record, keys in the documented order, every string UTF-8-safe
-    (request-derived strings may carry surrogate-escaped bytes)."""
+    (request-derived strings may carry surrogate-escaped bytes).
+
+    `findings` as `render.text.metadata` gives them (rendered: kept as they are); a plain finding
+    (no title yet) is rendered here in `lang`."""
+    findings = [f if "title" in f else render_finding(f, lang) for f in findings]
     return {"time": time, "flow_id": flow_id, "client": client, "method": method, "url": plain(url),
             "host": plain(host), "bucket": plain(bucket), "region": plain(region), "key": plain(key),
             "status": status, "error": plain(dict(error)) if error else None, "findings": plain(findings),

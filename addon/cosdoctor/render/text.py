@@ -13,58 +13,72 @@ from collections.abc import Mapping
 from cosdoctor.cos.secrets import scrub
 from cosdoctor.findings import catalogue
 from cosdoctor.findings.diagnose import Diagnosis
+from cosdoctor.render.words import label, label_from, render_finding, render_findings, sentence_end
 from cosdoctor.wire.jsonsafe import plain
 
 MAX_HEADER_DETAIL = 240
-SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+SEVERITY_MARK = dict(zip(catalogue.SEVERITIES, ("✖", "⚠", "ℹ")))   # in the one severity order
 
 
 
 
-def summary(found: Mapping) -> str:
-    """The facts behind a finding, built from its evidence, with where the policy came from."""
-    facts = _facts(found)
-    origin = (found.get("evidence") or {}).get("policy_origin")
+def summary(found: Mapping, lang: str = "en") -> str:
+    """The facts behind a finding, built from its evidence, with where the policy came from.
+
+    They add to the title what it does not say (the condition and the value sent, both clocks,
+    the one byte offset ...), so a one-line surface (comment, log line, header) needs no cause."""
+    evidence = found.get("evidence")
+    e = evidence if isinstance(evidence, Mapping) else {}
+    facts = _facts(str(found.get("id")), e, lang)
+    origin = e.get("policy_origin")
     if origin is not None and isinstance(origin, Mapping):     # None: skip the slow ABC check
-        source = (found.get("evidence") or {}).get("value_source")
-        blame = {"server": "; the failing value was signed by the server",
-                 "client": "; the failing value was changed by the client"}.get(str(source), "")
-        note = f"policy from {origin.get('method')} {origin.get('url')} at {origin.get('time')}{blame}"
-        return f"{facts} ({note})" if facts else note
+        note = label_from("facts", "origin", lang, {k: origin.get(k) for k in ("method", "url", "time")})
+        blame = {"server": "origin_server", "client": "origin_client"}.get(str(e.get("value_source")))
+        if blame:
+            note += ("\uff1b" if lang == "zh" else "; ") + label("facts", blame, lang)
+        open_, close = ("\uff08", "\uff09") if lang == "zh" else (" (", ")")
+        return f"{facts}{open_}{note}{close}" if facts else note
     return facts
 
 
-def _facts(found: Mapping) -> str:
-    e = found.get("evidence") or {}
-    fid = found["id"]
-    if "condition" in e and e.get("condition") is not None and "actual" in e:
-        actual = "absent" if e.get("actual") is None else repr(e.get("actual"))
-        return f"condition #{e.get('index')} {e.get('condition')} failed: sent {actual}"
-    if fid == "AccessDenied_Expiration":
-        now = e.get("now") or e.get("now_unix")
-        return (f"expiration {e.get('expiration')}, now {now}"
-                + (f"; {e['timezone_hint']}" if e.get("timezone_hint") else ""))
-    if fid.startswith("SignatureDoesNotMatch"):
-        if e.get("verified"):
-            return f"verified with the SecretKey: mistake = {e.get('mistake')}"
-        return f"not verified (no SecretKey for this q-ak); StringToSign {e.get('string_to_sign')}"
-    if fid == "MalformedPOSTRequest_POSTBody":
-        return f"{e.get('reason')} at byte {e.get('offset')}: {e.get('detail')}"
-    if "detail" in e and e.get("detail"):
-        return str(e["detail"])
+def _facts(finding_id: str, e: Mapping, lang: str) -> str:
+    if e.get("condition") is not None and "actual" in e:
+        return label_from("facts", "condition", lang, e)
+    if finding_id == "AccessDenied_Expiration":
+        return label_from("facts", "expiration", lang, e)
+    if finding_id.startswith("SignatureDoesNotMatch"):
+        return label_from("facts", "signature_verified" if e.get("verified") is True else "signature_unverified",
+                          lang, e)
+    if finding_id == "MalformedPOSTRequest_POSTBody":
+        return label_from("facts", "malformed", lang, e)
+    if finding_id == "InvalidPolicyDocument_Condition":
+        return label_from("facts", "condition_problem", lang, e)
+    if e.get("detail") is not None and "problem" in e or finding_id == "Warning_DuplicatePolicyKey":
+        return label_from("facts", "policy_problem", lang, e)
     return ""
 
 
-def comment(findings: list[dict]) -> str:
+def _dash(lang: str) -> str:
+    """Between a title and its facts: an em dash (Chinese writes two, without spaces)."""
+    return "\u2014\u2014" if lang == "zh" else " \u2014 "
+
+
+def _then_fix(line: str, fix: str, lang: str) -> str:
+    """`line`, ended as a sentence, then "Fix: ..." (no spaces between Chinese sentences)."""
+    space = "" if lang == "zh" else " "
+    return f"{sentence_end(line, lang)}{space}{label('comment', 'fix', lang)}{space}{fix}"
+
+
+def comment(findings: list[dict], lang: str = "en") -> str:
     """flow.comment: one line a finding, most important first."""
     lines = []
     for found in findings:
-        facts = summary(found)
+        facts = summary(found, lang)
         line = f"{SEVERITY_MARK.get(found['severity'], '-')} {found['id']}: {found['title']}"
         if facts:
-            line += f" — {facts}"
+            line += _dash(lang) + facts
         if found["severity"] != "info" and found.get("fix"):
-            line += f" Fix: {found['fix']}"
+            line = _then_fix(line, found["fix"], lang)
         lines.append(line)
     return "\n".join(lines)
 
@@ -82,14 +96,13 @@ def header_detail(found: Mapping, english_title: str) -> str:
     return ascii_text(f"{english_title}: {facts}" if facts else english_title)
 
 
-def log_line(method: str, url: str, status: int | None, findings: list[dict]) -> str:
+def log_line(method: str, url: str, status: int | None, findings: list[dict], lang: str = "en") -> str:
     first = findings[0]
-    more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-    facts = summary(first)
+    space = "" if lang == "zh" else " "
+    more = f"{space}{label('comment', 'more', lang, n=len(findings) - 1)}" if len(findings) > 1 else ""
+    facts = summary(first, lang)
     return (f"COS {method} {url} -> {status if status is not None else '-'}: {first['id']}: "
-            f"{first['title']}" + (f" — {facts}" if facts else "") + more)
-
-
+            f"{first['title']}" + (_dash(lang) + facts if facts else "") + more)
 
 
 def dumps_record(record: Mapping) -> str:
@@ -98,35 +111,38 @@ def dumps_record(record: Mapping) -> str:
 
 # --- a diagnosis, shown ------------------------------------------------------------------------
 
-def metadata(diagnosis: Diagnosis) -> dict:
-    """flow.metadata["cos"] (the contract's keys); built once per diagnosis."""
-    if diagnosis.metadata_cache is None:
+def metadata(diagnosis: Diagnosis, lang: str = "en") -> dict:
+    """flow.metadata["cos"] (the contract's keys, findings rendered in `lang`); built once per
+    diagnosis and language."""
+    cached = diagnosis.metadata_cache.get(lang)
+    if cached is None:
         a = diagnosis.analysis
         form = a.form if a else None
-        diagnosis.metadata_cache = {
+        cached = diagnosis.metadata_cache[lang] = {
             "bucket": plain(a.bucket if a else None), "region": plain(a.region if a else None),
             "key": plain(a.key if a else None), "mode": a.mode if a else "anonymous",
             "fields": [n if n.isascii() else plain(n) for n in form.names] if form else [],
-            "findings": diagnosis.findings}
-    return diagnosis.metadata_cache
+            "findings": render_findings(diagnosis.findings, lang)}
+    return cached
 
 
-def flow_comment(diagnosis: Diagnosis) -> str:
-    return _scrubbed(diagnosis, comment(diagnosis.findings))
+def flow_comment(diagnosis: Diagnosis, lang: str = "en") -> str:
+    return _scrubbed(diagnosis, comment(metadata(diagnosis, lang)["findings"], lang))
 
 
 def diagnosis_headers(diagnosis: Diagnosis) -> dict[str, str]:
     """X-COS-Diagnosis and its ASCII detail (English whatever cos_lang is)."""
     if not diagnosis.findings:
         return {}
-    first = diagnosis.findings[0]
-    english = catalogue.finding(first["id"], first["phase"], first["evidence"], "en")["title"]
+    cached = diagnosis.metadata_cache.get("en")
+    first = cached["findings"][0] if cached is not None else render_finding(diagnosis.findings[0], "en")
     return {"X-COS-Diagnosis": first["id"],
-            "X-COS-Diagnosis-Detail": _scrubbed(diagnosis, header_detail(first, english))}
+            "X-COS-Diagnosis-Detail": _scrubbed(diagnosis, header_detail(first, first["title"]))}
 
 
-def diagnosis_log_line(diagnosis: Diagnosis, method: str, url: str) -> str:
-    return _scrubbed(diagnosis, log_line(method, url, diagnosis.status, diagnosis.findings))
+def diagnosis_log_line(diagnosis: Diagnosis, method: str, url: str, lang: str = "en") -> str:
+    findings = metadata(diagnosis, lang)["findings"]
+    return _scrubbed(diagnosis, log_line(method, url, diagnosis.status, findings, lang))
 
 
 def _scrubbed(diagnosis: Diagnosis, text: str) -> str:

@@ -5,9 +5,11 @@ Why a plain function: mitmproxy 11 and 12 have unrelated content-view APIs, so b
 YAML-ish so that mitmproxy's YAML highlighting makes it readable; every name and value that came
 from the request is JSON-quoted (or escaped) so that no field can forge a line of the view.
 
-It runs the same analysis as the addon (`preflight.analyse_request`), shows the parts in wire order
-with byte offsets, the decoded policy with each condition's PASS/FAIL, the signature check and the
-findings. Signatures and tokens are shortened, SecretKeys never shown. It never raises.
+It runs the same analysis as the addon (`request_checks.analyse_request`), shows the parts in wire
+order with byte offsets, the decoded policy with each condition's PASS/FAIL, the signature check and
+the findings. Signatures and tokens are shortened, SecretKeys never shown. It never raises. The
+structure's names (YAML keys, PASS/FAIL markers) stay as they are; every sentence comes from the
+catalogue in the view's language.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ import time
 from collections.abc import Mapping
 
 from cosdoctor.findings import catalogue
-from cosdoctor.render.text import SEVERITY_MARK, summary
+from cosdoctor.render.text import SEVERITY_MARK
+from cosdoctor.render.words import derived, duration, label, label_from, render_findings
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.findings.diagnose import diagnose, request_for
 from cosdoctor.wire.form import FILE_FIELD, UploadForm
@@ -34,8 +37,8 @@ from cosdoctor.cos.secrets import (MIN_SECRET_LEN, SENSITIVE_FIELDS, auth_secret
 
 __all__ = ["NOT_COS", "CANNOT_RENDER", "summarize", "looks_like_cos_form"]
 
-NOT_COS = "not a COS POST Object form"
-CANNOT_RENDER = "COS POST Object: this body could not be rendered"
+NOT_COS = label("view", "not_cos", "en")                 # the English texts, for callers that test them
+CANNOT_RENDER = label("view", "cannot_render", "en")
 SNIFF_BYTES = 64 * 1024
 COS_FIELD_MARKERS = (b'name="q-signature"', b'name="signature"')   # searched lower-cased
 HEAD_BYTES = 32                 # of the file part, shown escaped
@@ -68,7 +71,7 @@ def summarize(body: bytes, content_type: str | None, *, host: str | None = None,
                          now, lang, http_version).render()
     except Exception as exc:  # noqa: BLE001 - a content view must never take the UI down
         reason = _oneline(scrub(f"{type(exc).__name__}: {exc}", secrets))
-        return f"{CANNOT_RENDER}: {reason[:300]}"
+        return f"{label('view', 'cannot_render', lang if lang in catalogue.LANGS else 'en')}: {reason[:300]}"
 
 
 # --- small text helpers ------------------------------------------------------------------------
@@ -122,12 +125,12 @@ class _Renderer:
         endpoint = parse_cos_host(self.host, self.path)
         why_not = self._why_not_cos(endpoint is not None)
         if why_not:
-            return f"{NOT_COS} ({why_not})"
+            return f"{self._w('not_cos')} ({why_not})"
         if endpoint is None and self.host:
             endpoint = custom_endpoint(self.host)
         request = request_for("POST", self.host, self.path, self.headers, self.body, endpoint,
                               http_version=self.http_version)
-        analysis = analyse_request(request, self.credentials, self.now, self.lang)
+        analysis = analyse_request(request, self.credentials, self.now)
         findings = self._findings(analysis)
         self._collect_hidden(analysis)
         self._header(analysis, findings)
@@ -150,15 +153,19 @@ class _Renderer:
                 for f in self.diagnosis.get("findings") or ()):
             return None
         if not multipart:
-            return f"content type {_quote(self.content_type or '(none)', 80)}"
-        return "no q-signature or Signature field"
+            return self._w("not_cos_type", content_type=_quote(self.content_type or self._w("none"), 80))
+        return self._w("not_cos_fields")
 
     def _findings(self, analysis: Analysis) -> list[dict]:
         given = self.diagnosis.get("findings") if self.diagnosis is not None else None
         if isinstance(given, list):
             self.from_diagnosis = True
-            return [f for f in given if isinstance(f, Mapping)]
-        return diagnose(analysis, None, analysis.now, self.credentials).findings
+            return render_findings((f for f in given if isinstance(f, Mapping)), self.lang)
+        return render_findings(diagnose(analysis, None, analysis.now, self.credentials).findings, self.lang)
+
+    def _w(self, key: str, **values: object) -> str:
+        """The view's words in its language."""
+        return label("view", key, self.lang, **values)
 
     def _wrap(self, prefix: str, text: object) -> None:
         """`prefix` + text, folded at WRAP columns (continuations under the text, as YAML allows).
@@ -201,54 +208,61 @@ class _Renderer:
         out = self.lines
         endpoint = analysis.endpoint
         out.append("COS POST Object:")
-        out.append(f"  host: {_quote(self.host or '(unknown)')}")
+        out.append(f"  host: {_quote(self.host) if self.host else self._w('unknown')}")
         if endpoint is not None and endpoint.style != "custom":
             out.append(f"  bucket: {_quote(endpoint.bucket)}")
             out.append(f"  region: {_quote(endpoint.region)}")
         elif endpoint is not None:
-            out.append("  bucket: (custom domain: bucket unknown, the bucket condition is not checked)")
+            out.append(f"  bucket: {self._w('custom_bucket')}")
         key = analysis.key
-        out.append(f"  key: {_quote(key) if key is not None else '(absent)'}")
+        out.append(f"  key: {_quote(key) if key is not None else self._w('absent')}")
         out.append(f"  mode: {analysis.mode}")
         out.append(f"  checked_at: {format_iso8601(self.now)}   # "
-                   + ("the request's time" if self.now_given else "now: the request's time is unknown"))
+                   + self._w("time_given" if self.now_given else "time_unknown"))
         errors = [f for f in findings if f.get("severity") == "error"]
         if errors:
             first = errors[0]
             self._wrap(f"  verdict: {_oneline(first.get('id'))}: ", first.get("title", ""))
         elif findings:
-            out.append("  verdict: no error found (warnings below)")
+            out.append(f"  verdict: {self._w('no_error')}")
         else:
-            out.append("  verdict: no findings")
+            out.append(f"  verdict: {self._w('no_findings')}")
 
     def _findings_section(self, findings: list[dict]) -> None:
         out = self.lines
         if not findings:
             out.append("findings: []")
             return
-        source = "the addon's diagnosis" if self.from_diagnosis else "checked here"
-        out.append(f"findings:   # {len(findings)}, most important first ({source})")
+        source = self._w("from_addon" if self.from_diagnosis else "checked_here")
+        out.append(f"findings:   # {self._w('findings_head', n=len(findings), source=source)}")
         for found in findings:
             severity = str(found.get("severity", "?"))
             mark = SEVERITY_MARK.get(severity, "-")
             out.append(f"  - {mark} {severity.upper()} {_oneline(found.get('id'))}")
             self._wrap("    title: ", found.get("title", ""))
-            try:
-                facts = summary(found)
-            except Exception:  # noqa: BLE001 - metadata read from a file may be odd
-                facts = ""
-            if facts:
-                self._wrap("    facts: ", facts)
+            # The cause says every fact the comment's facts line would: only the origin is added.
+            origin = self._origin(found)
+            if origin:
+                self._wrap("    origin: ", origin)
             for name in ("cause", "fix", "doc"):
                 if found.get(name):
                     self._wrap(f"    {name}: ", found[name])
+
+    def _origin(self, found: Mapping) -> str:
+        evidence = found.get("evidence")
+        origin = evidence.get("policy_origin") if isinstance(evidence, Mapping) else None
+        if not isinstance(origin, Mapping):
+            return ""
+        note = label_from("facts", "origin", self.lang, {k: origin.get(k) for k in ("method", "url", "time")})
+        blame = {"server": "origin_server", "client": "origin_client"}.get(str(evidence.get("value_source")))
+        return note + (("\uff1b" if self.lang == "zh" else "; ") + label("facts", blame, self.lang) if blame else "")
 
     def _body_section(self, analysis: Analysis) -> None:
         out = self.lines
         form = analysis.form
         out.append("body:")
         out.append(f"  size: {len(self.body)}")
-        out.append(f"  content_type: {_quote(self.content_type or '(none)')}")
+        out.append(f"  content_type: {_quote(self.content_type) if self.content_type else self._w('none')}")
         if form is None:
             return
         multipart = form.multipart
@@ -264,26 +278,25 @@ class _Renderer:
             out.append("  malformed:")
             out.append(f"    reason: {_oneline(error.reason)}")
             out.append(f"    offset: {error.offset}")
-            self._wrap("    detail: ", error.detail)
-            try:
-                self._wrap("    meaning: ", catalogue.reason_text(error.reason, self.lang))
-            except KeyError:
-                pass
+            self._wrap("    meaning: ", derived("reason_text", {"reason": error.reason}, self.lang))
+            detail = derived("malformation_text", {"detail": error.detail, **error.facts}, self.lang)
+            if detail:
+                self._wrap("    detail: ", detail)
             out.append(f"    bytes_there: {_escaped(self.body[error.offset:error.offset + HEAD_BYTES])}")
         if form.duplicates:
             dups = ", ".join(f"{_quote(name)} x{count}" for name, count in form.duplicates)
-            out.append(f"  DUPLICATE_FIELDS: [{dups}]   # which copy COS uses is undocumented")
+            out.append(f"  DUPLICATE_FIELDS: [{dups}]   # {self._w('duplicates')}")
         trailing = [n for n in form.after_file if n.lower() != FILE_FIELD]
         if trailing:
             out.append(f"  FIELDS_AFTER_FILE: [{', '.join(_quote(n) for n in trailing)}]"
-                       "   # COS expects file to be the last field")
+                       f"   # {self._w('after_file')}")
 
     def _parts_section(self, form: UploadForm | None) -> None:
         out = self.lines
         if form is None or not form.multipart.parts:
             out.append("parts: []")
             return
-        out.append("parts:   # wire order; offsets are byte positions in the body")
+        out.append(f"parts:   # {self._w('parts_head')}")
         values = {f.part.index: f for f in form.fields}
         seen: dict[str, int] = {}
         file_seen = False
@@ -292,7 +305,7 @@ class _Renderer:
             lname = name.lower()
             seen[lname] = seen.get(lname, 0) + 1
             out.append(f"  - index: {part.index}")
-            out.append(f"    name: {_quote(part.name) if part.name is not None else '(none)'}")
+            out.append(f"    name: {_quote(part.name) if part.name is not None else self._w('none')}")
             out.append(f"    offsets: {{start: {part.start}, data_start: {part.data_start}, "
                        f"data_end: {part.data_end}}}")
             out.append(f"    size: {part.size}")
@@ -306,7 +319,7 @@ class _Renderer:
                 out.append(f"    value: {self._field_value(values[part.index].name, values[part.index].value)}")
             flags = []
             if seen[lname] > 1:
-                flags.append(f"DUPLICATE (copy {seen[lname]} of {name!r})")
+                flags.append(f"DUPLICATE ({self._w('copy', k=seen[lname], name=repr(name))})")
             if file_seen:
                 flags.append("AFTER FILE")
             if flags:
@@ -315,46 +328,48 @@ class _Renderer:
                 file_seen = True
         hidden = len(form.multipart.parts) - MAX_PARTS_SHOWN
         if hidden > 0:
-            out.append(f"  # … {hidden} more parts not shown")
+            out.append(f"  # {self._w('more_parts', n=hidden)}")
 
     def _field_value(self, name: str, value: str) -> str:
         lname = name.lower()
         if lname == "policy":
-            return f"(base64, {len(value)} chars — decoded below)"
+            return self._w("policy_value", n=len(value))
         if lname in SENSITIVE_FIELDS:
-            return _quote(redact_field(name, value)) + "   # shortened"
+            return _quote(redact_field(name, value)) + f"   # {self._w('shortened')}"
         return _quote(value)
 
     def _file_summary(self, part: Part) -> None:
         data = memoryview(self.body)[part.data_start:part.data_end]
         self.lines.append(f"    head: {_escaped(bytes(data[:HEAD_BYTES]))}"
-                          + ("   # first 32 bytes" if part.size > HEAD_BYTES else ""))
+                          + (f"   # {self._w('first_bytes', n=HEAD_BYTES)}" if part.size > HEAD_BYTES else ""))
         self.lines.append(f"    md5: {hashlib.md5(data).hexdigest()}")
 
     def _policy_section(self, policy: Policy | None) -> None:
         out = self.lines
         if policy is None:
-            out.append("policy: (no policy field)")
+            out.append(f"policy: {self._w('no_policy')}")
             return
-        out.append(f"policy:   # decoded from base64: {len(policy.raw)} bytes of JSON, signed as they are")
+        out.append(f"policy:   # {self._w('policy_head', n=len(policy.raw))}")
         if policy.document is not None:
             lines = _pretty_json(_redacted_document(policy.document))
             for line in lines[:MAX_POLICY_LINES]:
                 out.append("  " + line)
             if len(lines) > MAX_POLICY_LINES:
-                out.append(f"  # … {len(lines) - MAX_POLICY_LINES} more lines")
+                out.append(f"  # {self._w('more_lines', n=len(lines) - MAX_POLICY_LINES)}")
         elif policy.raw:
             out.append(f"  raw: {_escaped(policy.raw[:MAX_VALUE_CHARS])}")
         if policy.problems:
             out.append("policy_problems:")
             for problem in policy.problems:
-                where = f" at {problem.where}" if problem.where else ""
-                self._wrap(f"  - {_oneline(problem.kind)}{_oneline(where)}: ", problem.detail)
+                where = f" {problem.where}" if problem.where else ""
+                sentence = derived("problem_text", {"detail": problem.detail, **problem.facts}, self.lang)
+                self._wrap(f"  - {_oneline(problem.kind)}{_oneline(where)}: ", sentence or problem.detail)
         if policy.expiration is not None:
             expiration = policy.expiration_unix
             if expiration is not None:
                 left = expiration - self.now
-                state = f"expires {left} s after the request" if left > 0 else f"EXPIRED {-left} s before the request"
+                state = (self._w("expires_after", duration=duration(left, self.lang)) if left > 0
+                         else "EXPIRED " + self._w("expired_before", duration=duration(left, self.lang)))
                 out.append(f"expiration: {_quote(policy.expiration)}   # {state}")
 
     def _conditions_section(self, results: tuple[ConditionResult, ...]) -> None:
@@ -362,10 +377,10 @@ class _Renderer:
         if not results:
             return
         failed = sum(1 for r in results if not r.ok)
-        out.append(f"conditions:   # {len(results)} checked against the form, {failed} failed")
+        out.append(f"conditions:   # {self._w('conditions_head', n=len(results), failed=failed)}")
         for result in results:
             verdict = "PASS" if result.ok else "FAIL"
-            out.append(f"  - {verdict} [{result.condition.index}] {_oneline(self._condition_text(result))}")
+            out.append(f"  - {verdict} conditions[{result.condition.index}] {_oneline(self._condition_text(result))}")
             self._wrap("      why: ", self._why(result))
 
     def _condition_text(self, result: ConditionResult) -> str:
@@ -374,16 +389,17 @@ class _Renderer:
             text = text.replace(result.condition.value, shorten(result.condition.value) or "")
         return text
 
-    @staticmethod
-    def _why(result: ConditionResult) -> str:
-        if not _sensitive(result.field):
-            return result.why
-        # The usual sentence quotes up to 60 characters of both values: too much of a token.
-        if result.actual is None:
-            return "field absent from the form"
-        if result.ok:
-            return "matches"
-        return f"sent {shorten(str(result.actual))}, the policy expects {shorten(result.expected or '')}"
+    def _why(self, result: ConditionResult) -> str:
+        """The verdict's sentence (with its notes) in the view's language. The sentence quotes up to
+        60 characters of both values: too much of a token, so sensitive values go in shortened."""
+        actual, expected = result.actual, result.expected
+        if _sensitive(result.field):
+            actual = shorten(str(actual)) if actual is not None else None
+            expected = shorten(expected) if expected else expected
+        low, high = result.condition.range or (None, None)
+        facts = {"why": result.why, "why_notes": list(result.notes), "actual": actual, "expected": expected,
+                 "min": low, "max": high}
+        return derived("verdict_text", facts, self.lang) or result.why
 
     def _signature_section(self, analysis: Analysis, findings: list[dict]) -> None:
         out = self.lines
@@ -391,7 +407,7 @@ class _Renderer:
         evidence = next((f.get("evidence") or {} for f in findings
                          if str(f.get("id", "")).startswith("SignatureDoesNotMatch")), None)
         if check is None and not evidence:
-            out.append("signature: not checked (no q-signature or Signature field, or the form stops earlier)")
+            out.append(f"signature: {self._w('not_checked')}")
             return
         mode = check.mode if check else evidence.get("mode")
         verified = check.verified if check else bool(evidence.get("verified"))
@@ -407,26 +423,22 @@ class _Renderer:
         out.append("signature:")
         out.append(f"  mode: {_oneline(mode)}")
         if string_to_sign:
-            comment = ("SHA1 hex of the decoded policy JSON" if mode == "policy"
-                       else "built from the Signature field")
+            comment = self._w("sts_policy" if mode == "policy" else "sts_field")
             out.append(f"  string_to_sign: {_quote(string_to_sign)}   # {comment}")
         if check is not None and check.http_string:
             out.append(f"  http_string: {_quote(check.http_string)}")
         if not verified:
-            state = "MALFORMED" if mistake else "not verified"
-            out.append("  verified: false   # no SecretKey for this q-ak (set cos_credentials to verify)")
+            state = "MALFORMED" if mistake else self._w("not_verified")
+            out.append(f"  verified: false   # {self._w('no_secret_key')}")
             out.append(f"  result: {state}")
         else:
             out.append("  verified: true")
             out.append(f"  result: {'OK' if ok else 'MISMATCH'}")
         if expected and not ok:
-            out.append(f"  expected_signature: {_quote(shorten(str(expected)))}   # shortened")
+            out.append(f"  expected_signature: {_quote(shorten(str(expected)))}   # {self._w('shortened')}")
         if mistake:
             out.append(f"  mistake: {_oneline(mistake)}")
-            try:
-                self._wrap("  mistake_text: ", catalogue.mistake_text(str(mistake), self.lang))
-            except KeyError:
-                pass
+            self._wrap("  mistake_text: ", derived("mistake_text", {"mistake": str(mistake)}, self.lang))
 
 
 def _escaped(data: bytes) -> str:

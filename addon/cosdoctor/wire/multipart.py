@@ -10,12 +10,15 @@ headers are capped at MAX_HEADER_BLOCK, parts at MAX_PARTS), so hostile input st
 header shapes browsers send are parsed by one regex match each (a small field together with its
 value); anything else takes the general path, which gives the same result for those shapes.
 
-Offsets are positions in the body; part numbers in `detail` texts are `Part.index` values (0-based).
+Offsets are positions in the body. A malformation is a `reason` word, a `detail` word naming the
+case, and the facts its sentence needs (`part` is a `Part.index`, 0-based); the words are the
+catalogue's, so this module holds no sentence.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import NoReturn
 from urllib.parse import unquote_to_bytes
 
@@ -27,6 +30,13 @@ _MAX_BOUNDARY = 70                 # RFC 2046 §5.1.1
 REASONS = ("not-multipart", "missing-boundary", "boundary-mismatch", "bare-lf",
            "missing-content-disposition", "missing-name", "unterminated-part-headers",
            "truncated", "too-many-parts")
+# Which case of a reason it is; each names at most the facts beside it, never a second position.
+DETAILS = ("no-content-type", "other-media-type", "no-boundary-parameter", "empty-boundary",
+           "long-boundary", "short-body", "empty-body", "ends-in-first-delimiter",
+           "ends-in-delimiter-line", "ends-after-delimiter", "part-not-closed", "delimiter-line",
+           "part-headers", "part-limit", "body-start", "mangled-closing", "headers-run-into-delimiter",
+           "headers-cut", "headers-too-long", "no-content-disposition", "disposition-not-form-data",
+           "no-name")
 
 # trust_tail=True: the part (name case-insensitive) taken to run to the closing delimiter, and the
 # last bytes of the body where that delimiter is looked for.
@@ -82,8 +92,9 @@ class Part:
 @dataclass(frozen=True, slots=True)
 class Malformation:
     reason: str                   # one of REASONS
-    offset: int                   # byte offset in the body where it goes wrong
-    detail: str                   # one short human sentence
+    offset: int                   # byte offset in the body where it goes wrong: the one position
+    detail: str                   # one of DETAILS
+    facts: Mapping[str, object] = field(default_factory=dict)   # e.g. part (0-based), media_type
 
 
 @dataclass(slots=True)
@@ -185,24 +196,22 @@ def parse_boundary(content_type: str | None, *, fast_paths: bool = True
     fast_paths=False: only the general rules run (what the shortcut for the usual value is tested
     against)."""
     if content_type is None or not content_type.strip():
-        return None, Malformation("not-multipart", 0, "the request has no Content-Type")
+        return None, Malformation("not-multipart", 0, "no-content-type")
     usual = _USUAL_CONTENT_TYPE.fullmatch(content_type) if fast_paths else None
     if usual is not None:
         return usual[1], None
     media, _, rest = content_type.partition(";")
     media = media.strip()
     if media.lower() != "multipart/form-data":
-        return None, Malformation("not-multipart", 0,
-                                  f"the Content-Type is {_short(media)!r}, not multipart/form-data")
+        return None, Malformation("not-multipart", 0, "other-media-type", {"media_type": _short(media)})
     boundary = _param(_parse_params(rest), "boundary")
     if boundary is None:
-        return None, Malformation("missing-boundary", 0, "the Content-Type has no boundary parameter")
+        return None, Malformation("missing-boundary", 0, "no-boundary-parameter")
     if not boundary:
-        return None, Malformation("missing-boundary", 0, "the Content-Type boundary is empty")
+        return None, Malformation("missing-boundary", 0, "empty-boundary")
     if len(boundary) > _MAX_BOUNDARY:
-        return None, Malformation("missing-boundary", 0,
-                                  f"the boundary is {len(boundary)} characters long; "
-                                  f"RFC 2046 allows at most {_MAX_BOUNDARY}")
+        return None, Malformation("missing-boundary", 0, "long-boundary",
+                                  {"boundary_length": len(boundary), "max_boundary_length": _MAX_BOUNDARY})
     return boundary, None
 
 
@@ -234,8 +243,7 @@ def parse_multipart(content_type: str | None, body: bytes, *, content_length: in
     scan = _Scanner(boundary, body, body_complete, trust_tail and body_complete and not short, fast_paths)
     error, out_of_bytes = scan.run()
     if short and (error is None or out_of_bytes):
-        error = Malformation("truncated", n, f"the body has {n} bytes but Content-Length says "
-                                             f"{content_length}")
+        error = Malformation("truncated", n, "short-body", {"body_bytes": n, "content_length": content_length})
     return MultipartForm(boundary, tuple(scan.parts), error, scan.closed)
 
 
@@ -308,7 +316,7 @@ class _Scanner:
             if not self.body_complete and n < MAX_HEADER_BLOCK:
                 raise _Stop(None)       # a streamed prefix may still be in a (short) preamble
             if self.body_complete and delim.startswith(body):
-                self.out_of_bytes("the body ends inside the first delimiter")
+                self.out_of_bytes("ends-in-first-delimiter")
             raise _Stop(self.mismatch_at_start())
         if first == 0 or (first >= 2 and body[first - 2:first] == b"\r\n"):
             kind, at = self.after_delimiter(first + len(delim))
@@ -325,7 +333,7 @@ class _Scanner:
 
     def scan(self) -> None:
         if self.n == 0:
-            self.out_of_bytes("the body is empty")
+            self.out_of_bytes("empty-body")
         kind, at, delim_at = self.first_delimiter()
         body, crlf_delim, parts, trust = self.body, self.crlf_delim, self.parts, self.trust_tail
         usual_line = crlf_delim + b"\r\n"       # CRLF--boundary CRLF: the next part follows
@@ -334,10 +342,9 @@ class _Scanner:
         cap = MAX_HEADER_BLOCK + 4
         while kind != _CLOSE:
             if kind == _EOF:
-                self.out_of_bytes("the body ends inside a delimiter line")
+                self.out_of_bytes("ends-in-delimiter-line")
             if kind == _BARE_LF:
-                raise _Stop(Malformation("bare-lf", at, f"the delimiter line at offset {delim_at} "
-                                                        "ends with a bare LF instead of CRLF"))
+                raise _Stop(Malformation("bare-lf", at, "delimiter-line"))
             # Fast lane for usual fields (see _USUAL_FIELD), each followed by the usual delimiter
             # line; anything else goes through `part`, from the same offset.
             index = len(parts)
@@ -361,29 +368,28 @@ class _Scanner:
                                  data_start, end))
                 at, index = end + step, index + 1
             if index >= MAX_PARTS:
-                raise _Stop(Malformation("too-many-parts", at,
-                                         f"the form has more than {MAX_PARTS} parts"))
+                raise _Stop(Malformation("too-many-parts", at, "part-limit", {"max_parts": MAX_PARTS}))
             kind, at, delim_at = self.part(index, at)
         self.closed = True
 
-    def out_of_bytes(self, detail: str) -> NoReturn:
+    def out_of_bytes(self, detail: str, facts: Mapping[str, object] | None = None) -> NoReturn:
         if not self.body_complete:
             raise _Stop(None)
-        raise _Stop(Malformation("truncated", self.n, detail), True)
+        raise _Stop(Malformation("truncated", self.n, detail, facts or {}), True)
 
     def mismatch_at_start(self) -> Malformation:
         body = self.body
         line_end = body.find(b"\n", 0, _SNIPPET + 2)
         first = body[:line_end if line_end >= 0 else _SNIPPET + 1].rstrip(b"\r")
         shown = _short(first.decode("utf-8", "backslashreplace"))
-        return Malformation("boundary-mismatch", 0,
-                            f"the body starts with {shown!r}, not '--{_short(self.boundary)}'")
+        return Malformation("boundary-mismatch", 0, "body-start",
+                            {"body_start": shown, "boundary": _short(self.boundary)})
 
     def part(self, index: int, start: int) -> tuple[int, int, int]:
         """Parse the part at `start`; return the next delimiter's (kind, offset, delimiter offset)."""
         body, n, crlf_delim = self.body, self.n, self.crlf_delim
         if start >= n:
-            self.out_of_bytes("the body ends right after a delimiter line")
+            self.out_of_bytes("ends-after-delimiter")
         simple = self.simple_headers(body, start)
         if simple is not None and (described := _simple_headers(simple, start)) is not None:
             name, filename, parsed, content_type = described
@@ -420,11 +426,9 @@ class _Scanner:
             return kind, at, m + 2
         if self.body_complete and near >= 0 and body.find(b"\n", near, n - 1) < 0:
             # A near-miss on the body's last line is a mangled closing delimiter, not lost bytes.
-            raise _Stop(Malformation(
-                "boundary-mismatch", near,
-                f"part {index}: the boundary at offset {near - len(self.delim)} is followed by "
-                f"{_peek(body, near)!r}, and no valid delimiter ends the part"), True)
-        self.out_of_bytes(f"part {index} has no closing delimiter")
+            raise _Stop(Malformation("boundary-mismatch", near, "mangled-closing",
+                                     {"part": index, "followed_by": _peek(body, near)}), True)
+        self.out_of_bytes("part-not-closed", {"part": index})
 
     def add_part(self, index: int, name: str, filename: str | None,
                  headers: tuple[tuple[str, str], ...], content_type: str | None, start: int,
@@ -453,22 +457,18 @@ class _Scanner:
         if delim_in >= 0:
             end = delim_in
         if body.count(b"\n", start, end) != body.count(b"\r\n", start, end):
-            raise _Stop(Malformation("bare-lf", _bare_lf(body, start, end),
-                                     f"part {index} header lines end with a bare LF instead of CRLF"))
+            raise _Stop(Malformation("bare-lf", _bare_lf(body, start, end), "part-headers", {"part": index}))
         if delim_in >= 0:
-            raise _Stop(Malformation("unterminated-part-headers", start,
-                                     f"part {index} headers have no blank line before the next "
-                                     "delimiter"))
+            raise _Stop(Malformation("unterminated-part-headers", start, "headers-run-into-delimiter",
+                                     {"part": index}))
         if blank < 0:
             if n < limit:                        # ran out of bytes before the limit
                 if not self.body_complete:
                     raise _Stop(None)
-                raise _Stop(Malformation("unterminated-part-headers", start,
-                                         f"part {index} headers are cut by the end of the body"),
+                raise _Stop(Malformation("unterminated-part-headers", start, "headers-cut", {"part": index}),
                             True)
-            raise _Stop(Malformation("unterminated-part-headers", start,
-                                     f"part {index} headers do not end within {MAX_HEADER_BLOCK} "
-                                     "bytes"))
+            raise _Stop(Malformation("unterminated-part-headers", start, "headers-too-long",
+                                     {"part": index, "max_header_bytes": MAX_HEADER_BLOCK}))
         return blank, _header_lines(body[start:blank] if blank > start else b"")
 
 
@@ -524,19 +524,16 @@ def _describe(index: int, start: int, headers: tuple[tuple[str, str], ...]
         elif lkey == "content-type" and content_type is None:
             content_type = value
     if disposition is None:
-        raise _Stop(Malformation("missing-content-disposition", start,
-                                 f"part {index} has no Content-Disposition header"))
+        raise _Stop(Malformation("missing-content-disposition", start, "no-content-disposition", {"part": index}))
     kind, _, rest = disposition.partition(";")
     kind = kind.strip()
     if kind.lower() != "form-data":
-        raise _Stop(Malformation("missing-content-disposition", start,
-                                 f"part {index} Content-Disposition is {_short(kind)!r}, "
-                                 "not form-data"))
+        raise _Stop(Malformation("missing-content-disposition", start, "disposition-not-form-data",
+                                 {"part": index, "disposition": _short(kind)}))
     params = _parse_params(rest)
     name = _param(params, "name")
     if name is None:
-        raise _Stop(Malformation("missing-name", start,
-                                 f"part {index} Content-Disposition has no name parameter"))
+        raise _Stop(Malformation("missing-name", start, "no-name", {"part": index}))
     filename = _param(params, "filename")
     extended = _param(params, "filename*")
     if extended is not None:

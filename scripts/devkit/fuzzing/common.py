@@ -33,7 +33,8 @@ CONTRACT_MISTAKES = frozenset({"sha1-of-base64-policy", "policy-bytes-differ", "
 POLICY_KINDS = frozenset({"base64", "utf8", "json", "not-object", "no-expiration", "bad-expiration",
                           "no-conditions", "duplicate-key", "top-level-case"})
 CONDITION_OPS = frozenset({"eq", "starts-with", "content-length-range", "invalid"})
-FINDING_KEYS = frozenset({"id", "severity", "phase", "title", "cause", "fix", "doc", "evidence"})
+PLAIN_KEYS = frozenset({"id", "severity", "phase", "evidence"})            # as the checks give them
+FINDING_KEYS = PLAIN_KEYS | {"title", "cause", "fix", "doc"}                # as the render stage shows them
 CONDITION_KEYS = ("condition", "index", "field", "expected", "actual")
 
 

@@ -21,15 +21,24 @@ from cosdoctor.wire.errorxml import parse_error_xml, render_error_xml
 from devkit.formbuilder import signed_form
 from devkit.fuzzing.auth import gen_auth
 from devkit.fuzzing.common import (BUCKET, CONDITION_KEYS, CONTRACT_MISTAKES, CONTRACT_REASONS, COS_HOST,
-                                   FINDING_KEYS, MARKER, SECRET_ID, SECRET_KEY, STORES, WRONG_KEY,
+                                   FINDING_KEYS, PLAIN_KEYS, MARKER, SECRET_ID, SECRET_KEY, STORES, WRONG_KEY,
                                    Violation, need, rand_bytes, rand_text)
 from devkit.fuzzing.multipart import (FIELD_NAMES, PartSpec, build_multipart, data_is_safe, mutate,
                                       mutate_content_type, rand_ops)
 from devkit.fuzzing.policy import encode_policy, rand_policy_text
 from devkit.fuzzing.xml import gen_xml
 
+def _check_rendered(found: object) -> None:
+    """A finding as the contract shows it: the plain keys plus non-empty texts."""
+    need(isinstance(found, dict) and set(found) == FINDING_KEYS, "finding.rendered-keys",
+         sorted(found) if isinstance(found, dict) else type(found))
+    assert isinstance(found, dict)
+    for name in ("title", "cause", "fix", "doc"):
+        need(isinstance(found[name], str) and found[name], "finding.text", (found["id"], name))
+
+
 def _check_finding(found: object, phase: set[str]) -> dict:
-    need(isinstance(found, dict) and set(found) == FINDING_KEYS, "finding.keys",
+    need(isinstance(found, dict) and set(found) == PLAIN_KEYS, "finding.keys",
          sorted(found) if isinstance(found, dict) else type(found))
     assert isinstance(found, dict)
     try:
@@ -38,8 +47,6 @@ def _check_finding(found: object, phase: set[str]) -> dict:
         raise Violation("finding.unknown-id", found["id"]) from None
     need(found["severity"] == entry.severity, "finding.severity", (found["id"], found["severity"]))
     need(found["phase"] in phase, "finding.phase", (found["id"], found["phase"]))
-    for name in ("title", "cause", "fix", "doc"):
-        need(isinstance(found[name], str) and found[name], "finding.text", (found["id"], name))
     evidence = found["evidence"]
     need(isinstance(evidence, dict), "finding.evidence")
     try:
@@ -77,7 +84,7 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
         cos_endpoint = None
     store = STORES[creds]
     request = UploadRequest(method, host, path, headers, body, body_complete, body_size, cos_endpoint)
-    analysis = analyse_request(request, store, now, lang)
+    analysis = analyse_request(request, store, now)
     need(type(analysis) is Analysis and isinstance(analysis.findings, list), "pipeline.analysis-type")
     for found in analysis.findings:
         _check_finding(found, {"preflight"})
@@ -104,17 +111,19 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
 
     diagnosis = diagnose(analysis, answer, local_now, store)
     need(type(diagnosis) is Diagnosis, "pipeline.diagnosis-type")
-    comment = flow_comment(diagnosis)
+    comment = flow_comment(diagnosis, lang)
     need(isinstance(comment, str), "pipeline.comment")
     for name, value in diagnosis_headers(diagnosis).items():
         need(isinstance(value, str) and re.fullmatch(r"[\x20-\x7e]*", value), "pipeline.header-ascii",
              (name, value[:80]))
-    log_line = diagnosis_log_line(diagnosis, method, f"http://{host}{path}") if diagnosis.findings else ""
-    meta = metadata(diagnosis)
+    log_line = diagnosis_log_line(diagnosis, method, f"http://{host}{path}", lang) if diagnosis.findings else ""
+    meta = metadata(diagnosis, lang)
+    for found in meta["findings"]:
+        _check_rendered(found)
     line = dumps_record(record(
         time=format_iso8601(now), flow_id="fuzz", client="127.0.0.1", method=method,
         url=f"http://{host}{path}", host=host, bucket=meta["bucket"], region=meta["region"],
-        key=meta["key"], status=diagnosis.status, error=diagnosis.error, findings=diagnosis.findings,
+        key=meta["key"], status=diagnosis.status, error=diagnosis.error, findings=meta["findings"],
         action="forwarded"))
     need("\n" not in line and "\r" not in line, "pipeline.report-line-break")
     need(isinstance(json.dumps(meta), str), "pipeline.metadata-json")

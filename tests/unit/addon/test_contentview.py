@@ -9,6 +9,7 @@ from mitmproxy.test import taddons, tflow
 
 import cos_contentview
 from cosdoctor.findings import catalogue
+from cosdoctor.render.words import render_finding
 from cosdoctor.cos.credentials import Credential, CredentialStore
 from devkit.formbuilder import signed_form
 
@@ -94,17 +95,17 @@ def test_auto_mode_picks_the_view_for_a_cos_upload(view):
     name, text = auto(f, f.request)
     assert name == NAME
     assert "EntityTooLarge_ContentLengthRange" in text
-    assert "FAIL [5] [\"content-length-range\", 1, 5]" in text
+    assert "FAIL conditions[5] [\"content-length-range\", 1, 5]" in text
     assert TOKEN not in text and TOKEN[:16] not in text
 
 
 def test_auto_mode_shows_the_addon_diagnosis(view):
-    found = {"id": "AccessDenied_Expiration", "severity": "error", "phase": "response",
+    found = {"id": "Future_Check", "severity": "error", "phase": "response",
              "title": "COS said: expired", "fix": "Sign a fresh policy", "evidence": {}}
     f = make_flow(*cos_upload(), metadata={"cos": {"mode": "policy", "findings": [found]}})
     name, text = auto(f, f.request)
     assert name == NAME
-    assert "verdict: AccessDenied_Expiration: COS said: expired" in text
+    assert "verdict: Future_Check: COS said: expired" in text
     assert "the addon's diagnosis" in text
 
 
@@ -132,7 +133,7 @@ def test_credentials_and_lang_come_from_the_addon():
         name, text = auto(f, f.request)
         assert name == NAME
         assert "verified: true" in text and "result: MISMATCH" in text
-        zh_title = catalogue.finding("SignatureDoesNotMatch_POSTSignature", "preflight", {}, "zh")["title"]
+        zh_title = render_finding(catalogue.finding("SignatureDoesNotMatch_POSTSignature", "preflight"), "zh")["title"]
         assert f"title: {zh_title}" in text
         assert SECRET_KEY not in text
     finally:

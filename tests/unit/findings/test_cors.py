@@ -7,6 +7,7 @@ import pytest
 from lxml import etree
 
 from cosdoctor.findings import catalogue
+from cosdoctor.render.words import render_finding
 from cosdoctor.findings.cors import (
     MAX_AGE_SECONDS, CorsCheck, check_actual_response, check_preflight, cors_evidence, cors_rule,
     with_cors_finding,
@@ -275,7 +276,7 @@ def test_cors_evidence_feeds_the_catalogue_finding():
                         "missing": ["origin", "method", "headers:content-type", "headers:x-cos-meta-a"]}
     json.dumps(evidence)
     for lang in catalogue.LANGS:
-        found = catalogue.finding("AccessForbidden_CORS", "response", evidence, lang)
+        found = render_finding(catalogue.finding("AccessForbidden_CORS", "response", evidence), lang)
         assert ORIGIN in found["title"] and "POST" in found["title"]
         assert "content-type, x-cos-meta-a" in found["cause"]
         assert check.rule_xml in found["fix"]
@@ -283,13 +284,13 @@ def test_cors_evidence_feeds_the_catalogue_finding():
 
 # --- folding the verdict into a flow's findings -----------------------------------------------------
 
-def cos_403_finding(lang: str = "en") -> dict:
+def cos_403_finding() -> dict:
     """What explain() makes of COS's 403 AccessForbidden answer alone (no CORS evidence)."""
     return catalogue.finding("AccessForbidden_CORS", "response",
-                             {"code": "AccessForbidden", "message": CORS_MESSAGE, "request_id": "req-1"}, lang)
+                             {"code": "AccessForbidden", "message": CORS_MESSAGE, "request_id": "req-1"})
 
 
-OTHER = catalogue.finding("Warning_NoContentLengthRange", "preflight", {}, "en")
+OTHER = catalogue.finding("Warning_NoContentLengthRange", "preflight", {})
 
 
 @pytest.mark.parametrize("findings, status, response, expected_ids", [
@@ -302,7 +303,7 @@ OTHER = catalogue.finding("Warning_NoContentLengthRange", "preflight", {}, "en")
 def test_with_cors_finding(findings, status, response, expected_ids):
     check = check_preflight(PREFLIGHT_REQUEST, status,
                             delta(PREFLIGHT_RESPONSE, response))
-    out = with_cors_finding(findings, check, "en")
+    out = with_cors_finding(findings, check)
     assert [f["id"] for f in out] == expected_ids
     if check.allowed:
         assert out == findings
@@ -311,13 +312,15 @@ def test_with_cors_finding(findings, status, response, expected_ids):
     assert (cors["phase"], cors["severity"]) == ("response", "error")
     assert cors["evidence"]["origin"] == ORIGIN and cors["evidence"]["cors_rule"] == check.rule_xml
     assert cors["evidence"]["missing"] == list(check.missing)
-    assert ORIGIN in cors["title"] and check.rule_xml in cors["fix"]
+    shown = render_finding(cors)
+    assert ORIGIN in shown["title"] and check.rule_xml in shown["fix"]
     if findings and findings[0]["id"] == "AccessForbidden_CORS":     # COS's own facts are kept
         assert cors["evidence"]["request_id"] == "req-1" and cors["evidence"]["code"] == "AccessForbidden"
 
 
-def test_with_cors_finding_speaks_the_flow_language():
+def test_with_cors_finding_adds_facts_not_words():
+    """The findings stage holds no language: the folded finding is plain, the renderer words it."""
     check = check_preflight(PREFLIGHT_REQUEST, 403, {})
-    (found,) = with_cors_finding([cos_403_finding("zh")], check, "zh")
-    assert found["title"] == catalogue.finding("AccessForbidden_CORS", "response", cors_evidence(check), "zh")["title"]
-    assert "存储桶" in found["title"] and ORIGIN in found["title"]
+    (found,) = with_cors_finding([cos_403_finding()], check)
+    assert set(found) == {"id", "severity", "phase", "evidence"}
+    assert "存储桶" in render_finding(found, "zh")["title"] and ORIGIN in render_finding(found, "zh")["title"]

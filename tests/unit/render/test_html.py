@@ -16,6 +16,7 @@ import pytest
 
 import cos_report
 from cosdoctor.render.html import LABELS, is_secret_name, render_html
+from cosdoctor.render.words import render_finding
 from cosdoctor.cos.times import format_iso8601
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -85,7 +86,7 @@ def test_user_strings_are_escaped(where: str) -> None:
     elif where == "error_code":
         rec["error"] = {"code": XSS}
     elif where in ("title", "cause", "fix", "phase"):
-        found[where] = XSS
+        found.update({"id": "Future_Check", where: XSS})     # an ID from elsewhere keeps its texts
     elif where == "finding_id":
         found["id"] = XSS
     elif where == "severity":
@@ -118,7 +119,7 @@ def test_user_strings_are_escaped(where: str) -> None:
     ('https://x.example/"onmouseover="alert(1)', False),
 ])
 def test_only_http_doc_links_become_links(doc_link: str, linked: bool) -> None:
-    page = render_html([record(findings=[finding(doc=doc_link)])])
+    page = render_html([record(findings=[finding(id="Future_Check", doc=doc_link)])])
     hrefs = doc(page).xpath("//div[contains(@class,'finding')]//a/@href")
     assert hrefs == ([doc_link] if linked else [])
     assert "onmouseover=" not in page.replace("onmouseover=&quot;", "")
@@ -166,7 +167,7 @@ def test_one_record() -> None:
     summary = tree.xpath("//details/summary")[0].text_content()
     assert "2026-11-29 09:28:54" in summary and "uploads/a.jpg" in summary and "403" in summary
     body = tree.xpath("//details//div[contains(@class,'finding')]")[0].text_content()
-    assert "Use a key under uploads/." in body and "avatar.png" in body
+    assert "Send key with a value that meets the condition" in body and "avatar.png" in body
 
 
 def test_counts_per_finding_id() -> None:
@@ -333,11 +334,12 @@ def test_unknown_language_falls_back_to_english() -> None:
 
 def test_ten_thousand_records_are_fast_and_not_embedded_twice() -> None:
     records = [record(time=format_iso8601(T0 + i * 41), key=f"uploads/{i}.jpg",
-                      findings=[finding(cause=f"cause-marker-{i}.")]) for i in range(10_000)]
+                      findings=[render_finding(finding(evidence={**finding()["evidence"], "marker": f"marker-{i}."}))])
+               for i in range(10_000)]            # as the addon writes them: with their texts
     started = time.perf_counter()
     page = render_html(records)
     assert time.perf_counter() - started < 5
-    assert page.count("cause-marker-1234.") == 1
+    assert page.count("marker-1234.") == 1
     jsonl = sum(len(json.dumps(r, ensure_ascii=False)) + 1 for r in records)
     assert len(page) < 2 * jsonl
     assert bar_totals(page) == (0, 10_000)
@@ -422,3 +424,41 @@ def test_cli_runs_as_a_script_from_anywhere(tmp_path: Path) -> None:
 @pytest.mark.parametrize("generated_at", [None, float("inf"), float("nan"), True, "2026-11-29"])
 def test_unusable_generated_at_is_left_out(generated_at) -> None:
     assert render_html([record()], generated_at=generated_at) == render_html([record()])
+
+
+def test_style_and_script_are_the_package_files_beside_the_module() -> None:
+    """The CSS and JS are files (render/html.css, html.js) and the page carries them unchanged."""
+    folder = ROOT / "addon" / "cosdoctor" / "render"
+    tree = doc(render_html([record()]))
+    assert tree.xpath("//style")[0].text == (folder / "html.css").read_text(encoding="utf-8")
+    assert tree.xpath("//script")[0].text == (folder / "html.js").read_text(encoding="utf-8")
+    assert "--error-bg" not in (folder / "html.py").read_text(encoding="utf-8")     # no copy left in the code
+
+
+def test_findings_are_grouped_by_id_under_the_catalogue_title() -> None:
+    """The table names each ID by its generic title, not by the first flow's filled-in one."""
+    records = [record(findings=[finding(evidence={"field": "key", "index": 3})]),
+               record(findings=[finding(evidence={"field": "acl", "index": 0})])]
+    for lang, generic in (("en", "A form field breaks a policy condition"), ("ko", "폼 필드 값이 정책 조건을 만족하지 않습니다"),
+                          ("zh", "表单字段不满足策略条件")):
+        rows = doc(render_html(records, lang=lang)).xpath("//section[@id='by-id']//tbody/tr")
+        assert [(r.get("data-id"), r.xpath("td")[2].text_content()) for r in rows] == [("AccessDenied_Condition", generic)]
+
+
+def test_cos_error_is_shown_once_per_flow_not_in_every_finding() -> None:
+    error = {"code": "AccessDenied", "message": "Condition key key doesn't match the value a", "request_id": "rid-9"}
+    found = finding(evidence={"field": "key", "actual": "a", "cos_value": "a", **error})
+    body = doc(render_html([record(error=error, findings=[found, found])])).xpath("//div[contains(@class,'finding')]")
+    keys = [dt.text_content() for f in body for dt in f.xpath(".//dt")]
+    assert "request_id" not in keys and "message" not in keys and "cos_value" not in keys and "actual" in keys
+    page = render_html([record(error=error, findings=[found])])
+    assert page.count("rid-9") == 1
+
+
+def test_a_report_captured_in_english_reads_in_korean(tmp_path: Path) -> None:
+    """cos_report.py --lang words every finding again from its ID and evidence."""
+    english = render_finding(finding(evidence={"field": "key", "index": 3}), "en")
+    source = write_jsonl(tmp_path / "r.jsonl", [record(findings=[english])])
+    assert cos_report.main([str(source), "-o", str(tmp_path / "r.html"), "--lang", "ko"]) == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "폼 필드 key 값이 정책의 4번째 조건을 만족하지 않습니다" in page and english["title"] not in page

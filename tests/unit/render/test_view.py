@@ -92,25 +92,25 @@ def test_field_values_shown_and_policy_decoded_below():
     policy = section(text, "policy")
     assert '{"bucket": "examplebucket-1250000000"}' in policy
     assert '["content-length-range", 1, 1024]' in policy
-    assert re.findall(r"^  - (PASS|FAIL) \[\d+\]", text, re.M) == ["PASS"] * 7
+    assert re.findall(r"^  - (PASS|FAIL) conditions\[\d+\]", text, re.M) == ["PASS"] * 7
 
 
 # --- policy conditions -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, index, why", [
     (lambda d: d["conditions"].__setitem__(4, ["starts-with", "$key", "avatars/"]), 4,
-     "'uploads/a.png' does not start with 'avatars/'"),
+     "'uploads/a.png' does not start with 'avatars/'."),
     (lambda d: d["conditions"].__setitem__(3, {"bucket": "otherbucket-1250000000"}), 3,
-     "'examplebucket-1250000000' is not 'otherbucket-1250000000'"),
+     "'examplebucket-1250000000' is not 'otherbucket-1250000000'."),
     (lambda d: d["conditions"].__setitem__(5, ["content-length-range", 1, 10]), 5,
-     f"the file is {len(FILE_DATA)} bytes, above the maximum 10"),
-    (lambda d: d["conditions"].append({"x-cos-meta-owner": "alice"}), 7, "field absent from the form"),
+     f"The file has {len(FILE_DATA)} bytes, above the maximum 10."),
+    (lambda d: d["conditions"].append({"x-cos-meta-owner": "alice"}), 7, "The form does not send this field."),
 ])
 def test_failing_condition_is_marked_with_why(change, index, why):
     text = view(with_policy(default_spec(), change))
     conditions = section(text, "conditions")
     assert "1 failed" in conditions
-    assert re.search(rf"^  - FAIL \[{index}\] .*\n      why: {re.escape(why)}$", conditions, re.M)
+    assert re.search(rf"^  - FAIL conditions\[{index}\] .*\n      why: {re.escape(why)}$", conditions, re.M)
     assert len(re.findall(r"^  - PASS ", conditions, re.M)) == conditions.count("\n  - ") - 1
     assert re.search(r"^  verdict: \S+: ", text, re.M)
     assert "verdict: no" not in text
@@ -187,14 +187,22 @@ def test_signature_from_the_addon_diagnosis_when_view_has_no_key():
 # --- findings ----------------------------------------------------------------------------
 
 def test_findings_come_from_the_diagnosis_when_given():
-    found = {"id": "AccessDenied_Expiration", "severity": "error", "phase": "response",
+    found = {"id": "Future_Check", "severity": "error", "phase": "response",
              "title": "Expired for real", "cause": "c", "fix": "Sign again", "evidence": {}}
     text = view(diagnosis={"findings": [found]})
     findings = section(text, "findings")
     assert "the addon's diagnosis" in findings
-    assert "✖ ERROR AccessDenied_Expiration" in findings
+    assert "✖ ERROR Future_Check" in findings
     assert "title: Expired for real" in findings and "fix: Sign again" in findings
-    assert "verdict: AccessDenied_Expiration: Expired for real" in text
+    assert "verdict: Future_Check: Expired for real" in text
+
+
+def test_the_diagnosis_is_worded_in_the_view_language():
+    """A flow diagnosed with cos_lang=zh (or saved by someone else) reads in the view's language."""
+    found = {"id": "AccessDenied_Expiration", "severity": "error", "phase": "response",
+             "title": "策略已过期", "cause": "…", "fix": "…", "evidence": {"expired_for_s": 7200}}
+    findings = section(view(diagnosis={"findings": [found]}), "findings")
+    assert "title: The policy expired 2 h ago" in findings and "策略" not in findings
 
 
 def test_findings_are_computed_when_no_diagnosis():
@@ -274,7 +282,7 @@ def test_cos_fields_on_any_host_are_rendered():
     body, content_type = default_spec().encode(BOUNDARY)
     text = summarize(body, content_type, host="upload.example.com", now=NOW)
     assert "bucket: (custom domain" in text
-    assert re.search(r"^  - PASS \[3\] .*\n      why: .*bucket is unknown, not checked", text, re.M)
+    assert re.search(r"^  - PASS conditions\[3\] .*\n      why: The request.s bucket is unknown, so this was not checked", text, re.M)
 
 
 def test_unexpected_input_gives_a_short_text_not_an_exception():

@@ -1,0 +1,244 @@
+"""One fixture per catalogue finding ID (HTTPolice-style): a valid default upload plus one delta.
+
+Shared by the fixture test (tests/unit/findings/test_findings.py), which checks the exact IDs each
+one produces, and by the language test (tests/unit/render/test_languages.py), which words every
+fixture's findings on every surface. `exchange` turns a fixture into the plain request and answer
+the one pipeline (`diagnose_exchange`) takes.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+from cosdoctor.cos.credentials import Credential, CredentialStore
+from cosdoctor.cos.hosts import parse_cos_host
+from cosdoctor.cos.signature import header_signature, post_signature
+from cosdoctor.cos.times import format_iso8601
+from cosdoctor.findings.diagnose import Diagnosis, PlainResponse, diagnose_exchange, request_for
+from cosdoctor.findings.request_checks import UploadRequest
+from cosdoctor.wire.errorxml import render_error_xml
+from devkit.formbuilder import FormSpec, policy_b64, signed_form
+
+SECRET_ID = "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q"
+SECRET_KEY = "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz"
+BUCKET = "examplebucket-1250000000"
+HOST = f"{BUCKET}.cos.ap-beijing.myqcloud.com"
+NOW = 1_795_000_000
+CREDENTIALS = CredentialStore({SECRET_ID: Credential(SECRET_ID, SECRET_KEY, source="test")}, ())
+
+
+def default_spec(key: str = "uploads/a.txt", ttl: int = 900) -> FormSpec:
+    """A correct, lint-clean upload: every field constrained, size limited, Content-Type sent."""
+    return signed_form(SECRET_ID, SECRET_KEY, BUCKET, key, now=NOW, ttl=ttl,
+                       extra_conditions=[["content-length-range", 1, 1024],
+                                         ["starts-with", "$Content-Type", "text/"]],
+                       extra_fields=[("Content-Type", "text/plain")])
+
+
+def document(spec: FormSpec) -> dict:
+    return json.loads(base64.b64decode(spec.get("policy") or ""))
+
+
+def resign_raw(spec: FormSpec, raw: bytes) -> FormSpec:
+    spec.set("policy", base64.b64encode(raw).decode())
+    spec.set("q-signature", post_signature(SECRET_KEY, spec.get("q-key-time") or "", raw).signature)
+    return spec
+
+
+def with_policy(change: Callable[[dict], object], spec: FormSpec | None = None) -> FormSpec:
+    spec = spec or default_spec()
+    doc = document(spec)
+    change(doc)
+    _, raw = policy_b64(doc)
+    return resign_raw(spec, raw)
+
+
+def conditions_without(name: str) -> Callable[[dict], object]:
+    def change(doc: dict) -> None:
+        doc["conditions"] = [c for c in doc["conditions"]
+                             if not (isinstance(c, dict) and name in c)
+                             and not (isinstance(c, list) and (c[0] == name or c[1] == f"${name}"))]
+    return change
+
+
+def replace_condition(index: int, value: object) -> Callable[[dict], object]:
+    def change(doc: dict) -> None:
+        doc["conditions"][index] = value
+    return change
+
+
+def add_condition(value: object) -> Callable[[dict], object]:
+    return lambda doc: doc["conditions"].append(value)
+
+
+def signature_field_spec(start: int = NOW - 60, end: int = NOW + 900, signature: str | None = None) -> FormSpec:
+    key_time = f"{start};{end}"
+    correct = header_signature(SECRET_KEY, key_time, "post", "/", [], []).signature
+    auth = (f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&q-sign-time={key_time}&q-key-time={key_time}"
+            f"&q-header-list=&q-url-param-list=&q-signature={signature or correct}")
+    return FormSpec([("key", "uploads/a.txt"), ("Content-Type", "text/plain"), ("Signature", auth)])
+
+
+@dataclass
+class Fixture:
+    """One upload (a delta over the default) and, where it is part of the story, COS's answer;
+    `expected` is the exact list of finding IDs the pipeline must produce, in order."""
+
+    expected: list[str]
+    spec: FormSpec | None = field(default_factory=default_spec)
+    damage: Callable[[bytes], bytes] | None = None
+    headers: dict = field(default_factory=dict)          # None values remove a header
+    response: tuple[int, str | None, str] | None = None  # (status, Code, Message)
+    response_date: int | None = None
+    response_headers: dict = field(default_factory=dict)
+    credentials: bool = True
+    body_complete: bool = True
+    body_size: int | None = None
+    no_body: bool = False                                # saved traffic without the request body
+
+
+@dataclass
+class Exchange:
+    """A fixture as the pipeline takes it, plus what the content view needs."""
+
+    request: UploadRequest
+    response: PlainResponse | None
+    body: bytes
+    headers: dict
+    credentials: CredentialStore | None
+
+
+def exchange(fx: Fixture) -> Exchange:
+    body, content_type = fx.spec.encode(boundary="fixtureboundary") if fx.spec else (b"", "text/plain")
+    if fx.damage:
+        body = fx.damage(body)
+    headers = {"content-type": content_type, "content-length": str(len(body))}
+    headers.update(fx.headers)
+    headers = {k: v for k, v in headers.items() if v is not None}
+    if not fx.body_complete:
+        body = body[:fx.spec.encode(boundary="fixtureboundary")[0].index(b'name="file"') + 200]
+    request = request_for("POST", HOST, "/", headers, None if fx.no_body else body, parse_cos_host(HOST),
+                          body_complete=fx.body_complete, body_size=fx.body_size)
+    response = None
+    if fx.response is not None:
+        status, code, message = fx.response
+        xml = render_error_xml(code, message, HOST + "/uploads/a.txt", "rid") if code else b""
+        response = PlainResponse(status, {"date": formatdate(fx.response_date or NOW, usegmt=True),
+                                          **fx.response_headers}, xml, NOW)
+    return Exchange(request, response, body, headers, CREDENTIALS if fx.credentials else None)
+
+
+def diagnosis(fx: Fixture) -> Diagnosis:
+    """The fixture through the one pipeline, as the addon runs it."""
+    ex = exchange(fx)
+    return diagnose_exchange(ex.request, ex.response, now=NOW, credentials=ex.credentials)
+
+
+def run(fx: Fixture) -> list[dict]:
+    return diagnosis(fx).findings
+
+
+def add_part_after_file(body: bytes) -> bytes:
+    closing = b"--fixtureboundary--\r\n"
+    extra = b'--fixtureboundary\r\nContent-Disposition: form-data; name="acl"\r\n\r\nprivate\r\n'
+    return body.replace(closing, extra + closing)
+
+
+def large_file(size: int) -> FormSpec:
+    spec = default_spec()
+    spec.file_data = b"x" * size
+    return spec
+
+
+def expired_spec() -> FormSpec:
+    return with_policy(lambda d: d.__setitem__("expiration", format_iso8601(NOW - 3600)))
+
+
+FIXTURES: dict[str, Fixture] = {
+    "AccessDenied_q-ak": Fixture(["AccessDenied_q-ak"], spec=with_policy(replace_condition(1, {"q-ak": "AKIDsomeoneElse00000000000000000000"}))),
+    "AccessDenied_Expiration": Fixture(["AccessDenied_Expiration", "Warning_KeyTimeOutlivesPolicy"], spec=expired_spec()),
+    "SignatureDoesNotMatch_POSTSignature": Fixture(["SignatureDoesNotMatch_POSTSignature"], spec=default_spec().set("q-signature", "0" * 40)),
+    "InvalidPolicyDocument_JSONFormat": Fixture(["InvalidPolicyDocument_JSONFormat"], spec=with_policy(lambda d: d.__setitem__("conditions", []))),
+    "AccessDenied_BucketNotConsistent": Fixture(["AccessDenied_BucketNotConsistent"], spec=with_policy(replace_condition(3, {"bucket": "other-1250000000"}))),
+    "AccessDenied_Condition": Fixture(["AccessDenied_Condition"], spec=default_spec().set("Content-Type", "image/png")),
+    "MalformedPOSTRequest_POSTBody": Fixture(["MalformedPOSTRequest_POSTBody"], damage=lambda b: b.replace(b"\r\n", b"\n")),
+    "EntityTooLarge_ContentLengthRange": Fixture(["EntityTooLarge_ContentLengthRange"], spec=large_file(2000)),
+    "EntityTooSmall_ContentLengthRange": Fixture(["EntityTooSmall_ContentLengthRange"], spec=large_file(0)),
+    "EntityTooLarge_MaxObjectSize": Fixture(["EntityTooLarge_MaxObjectSize", "EntityTooLarge_ContentLengthRange", "Info_StreamedBody"], body_complete=False, body_size=6 * 1024 ** 3),
+    "IncorrectNumberOfFilesInPostRequest_FileCount": Fixture(["IncorrectNumberOfFilesInPostRequest_FileCount"], spec=default_spec().set("file", "second file")),
+    "InvalidPolicyDocument_Base64": Fixture(["InvalidPolicyDocument_Base64"], spec=default_spec().set("policy", "!!not base64!!")),
+    "InvalidPolicyDocument_Expiration": Fixture(["InvalidPolicyDocument_Expiration"], spec=with_policy(lambda d: d.__setitem__("expiration", "tomorrow"))),
+    "InvalidPolicyDocument_Condition": Fixture(["InvalidPolicyDocument_Condition"], spec=with_policy(add_condition(["in", "$key", "a"]))),
+    "AccessDenied_RequestExpired": Fixture(["AccessDenied_RequestExpired"], spec=signature_field_spec(NOW - 7200, NOW - 3600)),
+    "RequestTimeTooSkewed_ClockSkew": Fixture(["RequestTimeTooSkewed_ClockSkew"], response=(403, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large."), response_date=NOW - 3600),
+    "AccessDenied_NoPermission": Fixture(["AccessDenied_NoPermission"], response=(403, "AccessDenied", "Access Denied.")),
+    "AccessDenied_RefererRule": Fixture(["AccessDenied_RefererRule"], response=(403, "AccessDenied", "You are denied by bucket referer rule")),
+    "AccessDenied_SignatureEmpty": Fixture(["AccessDenied_SignatureEmpty", "Warning_FileContentTypeIgnored"], spec=FormSpec([("key", "a.txt")]), response=(403, "AccessDenied", "Check auth failure because signature empty.")),
+    "AccessForbidden_CORS": Fixture(["AccessForbidden_CORS"], response=(403, "AccessForbidden", "CORSResponse: This CORS request is not allowed.")),
+    "InvalidAccessKeyId_SecretId": Fixture(["InvalidAccessKeyId_SecretId"], response=(403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")),
+    "ExpiredToken_SecurityToken": Fixture(["ExpiredToken_SecurityToken"], response=(400, "ExpiredToken", "The provided token has expired.")),
+    "SignatureDoesNotMatch_SignatureField": Fixture(["SignatureDoesNotMatch_SignatureField"], spec=signature_field_spec(signature="1" * 40)),
+    "InvalidArgument_MissingField": Fixture(["InvalidArgument_MissingField", "AccessDenied_Condition"], spec=default_spec().drop("key")),
+    "InvalidArgument_TrafficLimit": Fixture(["InvalidArgument_TrafficLimit"], spec=default_spec().set("x-cos-traffic-limit", "100")),
+    "KeyTooLong_ObjectKey": Fixture(["KeyTooLong_ObjectKey"], spec=default_spec(key="k" * 900)),
+    "MissingContentLength_ChunkedBody": Fixture(["MissingContentLength_ChunkedBody"], headers={"content-length": None, "transfer-encoding": "chunked"}),
+    "InvalidDigest_ContentMD5": Fixture(["InvalidDigest_ContentMD5"], spec=default_spec().set("Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==")),
+    "NoSuchBucket_Host": Fixture(["NoSuchBucket_Host"], response=(404, "NoSuchBucket", "The specified bucket does not exist.")),
+    "MethodNotAllowed_PresignedURL": Fixture(["MethodNotAllowed_PresignedURL"], response=(405, "MethodNotAllowed", "The specified method is not allowed.")),
+    "InternalError_ServerSide": Fixture(["InternalError_ServerSide"], response=(500, "InternalError", "We encountered an internal error.")),
+    "SlowDown_RateLimited": Fixture(["SlowDown_RateLimited"], response=(503, "SlowDown", "Please reduce your request rate.")),
+    "Unknown_WeirdCode": Fixture(["Unknown_WeirdCode"], response=(400, "WeirdCode", "Something new.")),
+    "Warning_DuplicateField": Fixture(["Warning_DuplicateField"], spec=FormSpec(default_spec().fields + [("key", "uploads/b.txt")])),
+    "Warning_DuplicatePolicyKey": Fixture(["Warning_DuplicatePolicyKey", "Warning_LongExpiration"], spec=resign_raw(default_spec(), json.dumps(document(default_spec()))[:-1].encode() + b',"expiration":"2099-01-01T00:00:00Z"}')),
+    "Warning_FieldAfterFile": Fixture(["Warning_FieldAfterFile"], damage=add_part_after_file),
+    "Warning_SignTimeMismatch": Fixture(["Warning_SignTimeMismatch"], spec=with_policy(replace_condition(2, {"q-sign-time": f"{NOW};{NOW + 60}"}))),
+    "Warning_MissingRequiredCondition": Fixture(["Warning_MissingRequiredCondition"], spec=with_policy(conditions_without("q-sign-algorithm"))),
+    "Warning_KeyAnyPrefix": Fixture(["Warning_KeyAnyPrefix"], spec=with_policy(replace_condition(4, ["starts-with", "$key", ""]))),
+    "Warning_NoContentLengthRange": Fixture(["Warning_NoContentLengthRange"], spec=with_policy(conditions_without("content-length-range"))),
+    "Warning_LongExpiration": Fixture(["Warning_LongExpiration"], spec=with_policy(lambda d: d.__setitem__("expiration", format_iso8601(NOW + 3 * 86400)))),
+    "Warning_KeyTimeOutlivesPolicy": Fixture(["Warning_KeyTimeOutlivesPolicy"], spec=with_policy(lambda d: d.__setitem__("expiration", format_iso8601(NOW + 300)))),
+    "Warning_TokenNotConstrained": Fixture(["Warning_TokenNotConstrained"], spec=default_spec().set("x-cos-security-token", "tokentokentokentoken")),
+    "Warning_NoBucketCondition": Fixture(["Warning_NoBucketCondition"], spec=with_policy(conditions_without("bucket"))),
+    "Warning_StartsWithWildcard": Fixture(["AccessDenied_Condition", "Warning_StartsWithWildcard"], spec=with_policy(replace_condition(6, ["starts-with", "$Content-Type", "text/*"]))),
+    "Warning_ConditionWithoutDollar": Fixture(["Warning_ConditionWithoutDollar"], spec=with_policy(replace_condition(6, ["starts-with", "Content-Type", "text/"]))),
+    "Warning_FileContentTypeIgnored": Fixture(["Warning_FileContentTypeIgnored"], spec=with_policy(conditions_without("Content-Type"), default_spec().drop("Content-Type"))),
+    "Warning_SuccessActionStatus": Fixture(["Warning_SuccessActionStatus"], spec=with_policy(add_condition({"success_action_status": "404"}), default_spec().set("success_action_status", "404"))),
+    "Warning_ClockSkew": Fixture(["Warning_ClockSkew"], response=(204, None, ""), response_date=NOW - 600),
+    "Warning_CORSResponseHidden": Fixture(["Warning_CORSResponseHidden"], headers={"origin": "https://app.example.com"}, response=(204, None, "")),
+    "Warning_PreflightDisagreement": Fixture(["AccessDenied_Condition", "Warning_PreflightDisagreement"], response=(403, "AccessDenied", "Condition key key doesn't match the value uploads/a.txt")),
+    "Warning_UnknownCondition": Fixture(["Warning_UnknownCondition"], spec=with_policy(add_condition({"x-foo": "bar"}), default_spec().set("x-foo", "bar"))),
+    "Info_SignatureNotVerified": Fixture(["Info_SignatureNotVerified"], credentials=False),
+    "Info_StreamedBody": Fixture(["EntityTooLarge_ContentLengthRange", "Info_StreamedBody"], body_complete=False, body_size=4096),
+    "Info_BodyMissing": Fixture(["Info_BodyMissing"], no_body=True),
+}
+
+
+# Saved traffic without the request body (a browser HAR often drops it) and COS's answer: what COS
+# said, the Host and the URL are all there is; nothing predicted, so no disagreement either.
+def saved_without_body(expected: list[str], code: str, message: str, status: int = 403) -> Fixture:
+    return Fixture(expected, no_body=True, response=(status, code, message))
+
+
+WITHOUT_BODY: dict[str, Fixture] = {
+    "condition": saved_without_body(["AccessDenied_Condition", "Info_BodyMissing"],
+                                    "AccessDenied", "Condition key key doesn't match the value uploads/b.txt"),
+    "q-ak": saved_without_body(["AccessDenied_q-ak", "Info_BodyMissing"],
+                               "AccessDenied", "Condition key q-ak doesn't match the value AKIDx"),
+    "bucket": saved_without_body(["AccessDenied_BucketNotConsistent", "Info_BodyMissing"],
+                                 "AccessDenied", "Condition key bucket doesn't match the value other-1250000000"),
+    "expired": saved_without_body(["AccessDenied_Expiration", "Info_BodyMissing"], "AccessDenied",
+                                  f"You post object request has been expired, expiration time: {NOW - 3600} "
+                                  f"but the time now : {NOW}"),
+    "signature": saved_without_body(["SignatureDoesNotMatch_POSTSignature", "Info_BodyMissing"],
+                                    "SignatureDoesNotMatch", "The Signature you specified is invalid."),
+    "malformed": saved_without_body(["MalformedPOSTRequest_POSTBody", "Info_BodyMissing"], "MalformedPOSTRequest",
+                                    "The body of your POST request is not well-formed multipart/form-data.", 400),
+    "too-large": saved_without_body(["EntityTooLarge_ContentLengthRange", "Info_BodyMissing"], "EntityTooLarge",
+                                    "Condition key content-length-range doesn't match the value ", 400),
+    "no-permission": saved_without_body(["AccessDenied_NoPermission", "Info_BodyMissing"],
+                                        "AccessDenied", "Access Denied."),
+    "unknown": saved_without_body(["Unknown_WeirdCode", "Info_BodyMissing"], "WeirdCode", "Something new.", 400),
+}
