@@ -109,3 +109,21 @@ def test_checks_hold_no_sentence(finding_id):
     for found in findings_of(FIXTURES[finding_id]):
         assert not {v for v in found["evidence"].values() if isinstance(v, str)} & sentences
         assert not any(isinstance(v, str) and v.endswith(".") and " the " in v for v in found["evidence"].values())
+
+
+
+def test_a_policy_signed_with_a_shifted_key_time_names_that_key_time():
+    """Issue 13 item 4: the signer's clock 90 s ahead of the client's q-key-time."""
+    from cosdoctor.cos.signature import post_signature
+    from cosdoctor.render.words import render_finding
+    from finding_fixtures import SECRET_KEY, Fixture, default_spec, run
+    spec = default_spec()
+    start, end = (int(t) for t in spec.get("q-key-time").split(";"))
+    shifted = f"{start + 90};{end + 90}"
+    raw = base64.b64decode(spec.get("policy"))
+    spec.set("q-signature", post_signature(SECRET_KEY, shifted, raw).signature)
+    found = [f for f in run(Fixture([], spec)) if f["id"] == "SignatureDoesNotMatch_POSTSignature"]
+    assert [f["evidence"]["mistake"] for f in found] == ["key-time-mismatch"]
+    assert found[0]["evidence"]["signed_key_time"] == shifted
+    for lang in catalogue.LANGS:
+        assert shifted in render_finding(found[0], lang)["cause"]
