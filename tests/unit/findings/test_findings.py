@@ -189,6 +189,7 @@ FIXTURES: dict[str, Fixture] = {
     "Info_SignatureNotVerified": Fixture(credentials=False),
     "Info_StreamedBody": Fixture(body_complete=False, body_size=4096),
     "Info_BodyMissing": Fixture(no_body=True),
+    "Info_LocalAnswerCORSUnknown": None,   # block mode's local answer to a browser: see test_local_answer_cors_unknown
 }
 
 
@@ -257,6 +258,23 @@ def test_cors_hidden_response():
     assert [f["id"] for f in findings] == ["Warning_CORSResponseHidden"]
     assert "https://app.example.com" in findings[0]["title"]
     assert "<AllowedOrigin>https://app.example.com</AllowedOrigin>" in findings[0]["fix"]
+
+
+def test_local_answer_cors_unknown():
+    """Block mode answers a cross-origin upload whose origin COS was never seen answering."""
+    from cosdoctor.findings.cors_memory import CorsMemory, local_answer_cors
+    spec = default_spec().set("Content-Type", "image/png")                 # COS would certainly refuse it
+    body, content_type = spec.encode()
+    request = request_for("POST", HOST, "/", {"content-type": content_type, "content-length": str(len(body)),
+                                              "host": HOST, "origin": "https://app.example.com"},
+                          body, parse_cos_host(HOST))
+    analysis = analyse_request(request, CREDENTIALS, NOW)
+    assert local_answer_cors(CorsMemory(), analysis) == {}
+    ids = [f["id"] for f in analysis.findings]
+    assert ids == ["AccessDenied_Condition", "Info_LocalAnswerCORSUnknown"]
+    found = analysis.findings[1]
+    assert found["severity"] == catalogue.entry(found["id"]).severity == "info"
+    assert "https://app.example.com" in found["title"] and HOST in found["cause"]
 
 
 def test_sensitive_evidence_is_shortened_once_to_first_and_last_four():
