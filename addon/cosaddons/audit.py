@@ -64,7 +64,7 @@ class CosAudit:
         if self.fail_on == "off":
             return 0
         if self.flows == 0:
-            logger.error(f"cosdoctor: cos_fail_on={self.fail_on}: no COS flow was seen in this run "
+            logger.warning(f"cosdoctor: cos_fail_on={self.fail_on}: no COS flow was seen in this run "
                          "(an empty capture, or none of it is COS traffic): the audit fails")
             return NO_FLOWS_STATUS
         if self.failing:
