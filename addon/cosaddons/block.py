@@ -15,8 +15,9 @@ from mitmproxy import http
 from cosaddons.adapter import host_of
 from cosaddons.options import Option, check_choice, declare, startup_errors
 from cosdoctor.findings.cors_memory import CorsMemory, local_answer_cors
-from cosdoctor.findings.diagnose import PlainResponse, block_answer
+from cosdoctor.findings.diagnose import block_answer
 from cosdoctor.findings.request_checks import Analysis, UploadRequest
+from cosdoctor.wire.headers import header_dict
 
 MODES = ("off", "warn", "block")
 LOCAL_KEY = "cos_local"          # flow.metadata: block mode answered this flow itself
@@ -63,6 +64,8 @@ class CosBlock:
         flow.response = http.Response.make(local.status, local.body, headers)
         return True
 
-    def learn(self, request: UploadRequest, response: PlainResponse) -> None:
+    def learn(self, request: UploadRequest, response: http.Response) -> None:
         """COS's own answer to a COS flow: remember the CORS headers it gave the request's origin."""
-        self.cors.learn(request.method, request.host, request.headers, response.status, response.headers)
+        if "origin" in request.headers:          # only browsers' cross-origin requests teach anything
+            self.cors.learn(request.method, request.host, request.headers, response.status_code,
+                            header_dict(response.data.headers.fields))

@@ -233,8 +233,7 @@ class CosDoctor:
         request = plain_request(flow.request, endpoint, tee=tee, live=flow.live)
         return analyse_request(request, self.credentials, time_of(flow.request), self.lang)
 
-    def diagnose_flow(self, flow: http.HTTPFlow, endpoint: CosEndpoint, state: FlowState | None = None,
-                      learn: bool = False) -> Diagnosis:
+    def diagnose_flow(self, flow: http.HTTPFlow, endpoint: CosEndpoint, state: FlowState | None = None) -> Diagnosis:
         """The diagnosis of a finished flow: COS's answer explained, or our own block answer."""
         response = plain_response(flow.response) if flow.response is not None else None
         analysis = state.analysis if state is not None else None
@@ -244,13 +243,9 @@ class CosDoctor:
             accepted = response is not None and (200 <= response.status < 300 or response.status == 303)
             request = plain_request(flow.request, endpoint, tee=state.tee if state else None,
                                     live=flow.live, accepted=accepted)
-        local = (state is not None and state.blocked) or bool(flow.metadata.get(LOCAL_KEY))
-        diagnosis = diagnose_exchange(request, response, now=time_of(flow.request), credentials=self.credentials,
-                                      lang=self.lang, analysis=analysis, answered_locally=local,
-                                      origins=self.origins, flow_id=flow.id)
-        if learn and response is not None and not local:
-            self.errors.guard("block", flow, self.block.learn, request, response)
-        return diagnosis
+        return diagnose_exchange(request, response, now=time_of(flow.request), credentials=self.credentials,
+                                 lang=self.lang, analysis=analysis, answered_locally=self.answered_locally(flow, state),
+                                 origins=self.origins, flow_id=flow.id)
 
     def rediagnose(self, flow: http.HTTPFlow) -> Diagnosis | None:
         """A fresh diagnosis of a COS flow (the commands), None for another flow."""
@@ -258,10 +253,13 @@ class CosDoctor:
         return self.diagnose_flow(flow, endpoint) if endpoint is not None else None
 
     def conclude(self, flow: http.HTTPFlow, endpoint: CosEndpoint, state: FlowState | None) -> None:
-        diagnosis = self.diagnose_flow(flow, endpoint, state, learn=True)
+        """A finished COS flow: diagnosed, annotated, and handed to every feature."""
+        diagnosis = self.diagnose_flow(flow, endpoint, state)
+        analysis = diagnosis.analysis
+        if flow.response is not None and analysis is not None and not self.answered_locally(flow, state):
+            self.errors.guard("block", flow, self.block.learn, analysis.request, flow.response)
         self.annotate_flow(flow, diagnosis)
         self.annotate_response(flow, diagnosis)
-        analysis = diagnosis.analysis
         if analysis is not None and analysis.form is not None and analysis.request.body_complete:
             self.kept.put(flow, analysis)
         self.errors.guard("audit", flow, self.audit.count, diagnosis)
@@ -270,6 +268,10 @@ class CosDoctor:
             logger.warning(diagnosis_log_line(diagnosis, request.method, url_of(request)))
         if self.report.writer is not None:
             self.errors.guard("report", flow, self.report.write, flow, diagnosis, self.action_of(flow, state))
+
+    @staticmethod
+    def answered_locally(flow: http.HTTPFlow, state: FlowState | None = None) -> bool:
+        return (state is not None and state.blocked) or bool(flow.metadata.get(LOCAL_KEY))
 
     def action_of(self, flow: http.HTTPFlow, state: FlowState | None = None) -> str:
         if (state is not None and state.blocked) or (flow.metadata.get(LOCAL_KEY) and flow.live):

@@ -10,8 +10,9 @@ from __future__ import annotations
 SNIFF_BYTES = 64 * 1024
 MULTIPART = "multipart/form-data"
 _NAME = b'name="'
-_SIGNATURE_NAMES = (b'q-signature"', b'signature"')       # lower-case, closing quote included
-_LONGEST = max(len(n) for n in _SIGNATURE_NAMES)
+_Q_SIGNATURE = b'q-signature"'          # field names as read lower-cased, closing quote included
+_SIGNATURE = b'signature"'
+_NAME_LEN, _Q_LEN, _S_LEN = len(_NAME), len(_Q_SIGNATURE), len(_SIGNATURE)
 
 
 def is_multipart_form(content_type: str | None) -> bool:
@@ -27,10 +28,10 @@ def looks_like_cos_form(body: bytes | None) -> bool:
     if end < 0:
         end = min(len(body), SNIFF_BYTES)
     at = body.find(_NAME, 0, end)
-    while at >= 0:
-        start = at + len(_NAME)
-        name = bytes(body[start:start + _LONGEST]).lower()
-        if any(name.startswith(wanted) for wanted in _SIGNATURE_NAMES):
+    while at >= 0:                      # once per field before the file: a handful of times
+        start = at + _NAME_LEN
+        name = body[start:start + _Q_LEN].lower()
+        if name == _Q_SIGNATURE or name[:_S_LEN] == _SIGNATURE:
             return True
         at = body.find(_NAME, start, end)
     return False
