@@ -197,9 +197,7 @@ class CosDoctor:
 
     @fail_open
     def response(self, flow: http.HTTPFlow) -> None:
-        state = self._flows.pop(flow.id, None) if self._flows else None
-        endpoint = state.endpoint if state is not None and state.endpoint else \
-            self.classify(flow, state.tee if state else None)
+        state, endpoint = self._ending(flow)
         if endpoint is None:
             self.remember_origin(flow)
             return
@@ -207,11 +205,16 @@ class CosDoctor:
 
     @fail_open
     def error(self, flow: http.HTTPFlow) -> None:
-        state = self._flows.pop(flow.id, None) if self._flows else None
-        endpoint = state.endpoint if state is not None and state.endpoint else \
-            self.classify(flow, state.tee if state else None)
+        state, endpoint = self._ending(flow)
         if endpoint is not None:
             self.conclude(flow, endpoint, state)
+
+    def _ending(self, flow: http.HTTPFlow) -> tuple[FlowState | None, CosEndpoint | None]:
+        """A flow ends: its state is dropped, and the request hook's decision reused (or made now)."""
+        state = self._flows.pop(flow.id, None) if self._flows else None
+        if state is not None and state.endpoint is not None:
+            return state, state.endpoint
+        return state, self.classify(flow, state.tee if state is not None else None)
 
     @property
     def open_flows(self) -> int:

@@ -12,16 +12,12 @@ from collections.abc import Iterable
 Fields = Iterable[tuple[bytes, bytes]]
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
 def header_value(fields: Fields, name: bytes) -> str | None:
     """The value of the field `name` (lower-case ASCII), repeated fields folded with ", "; None when absent."""
     found = None
     for key, value in fields:
         if key.lower() == name:
-            text = _text(value)
+            text = value.decode("utf-8", "surrogateescape")
             found = text if found is None else f"{found}, {text}"
     return found
 
@@ -30,6 +26,7 @@ def header_dict(fields: Fields) -> dict[str, str]:
     """Every field: lower-cased name -> value, repeated fields folded with ", " (first-seen order)."""
     result: dict[str, str] = {}
     for name, value in fields:
-        key, text = _text(name.lower()), _text(value)
+        key = name.lower().decode("utf-8", "surrogateescape")
+        text = value.decode("utf-8", "surrogateescape")
         result[key] = f"{result[key]}, {text}" if key in result else text
     return result
