@@ -3,12 +3,15 @@
 
 Starts the emulator and `mitmdump -s addon/cos_addon.py` (reverse mode, COS Host kept), sends the
 seven failing uploads of COS's "POST Object common exceptions" page plus a good one with urllib,
-and prints what the client received (status, X-COS-Diagnosis) and the addon's report.
+and prints what the client received (status, X-COS-Diagnosis) and the addon's report. Everything
+runs in a temporary folder (it holds a credentials file), removed when the demo ends, Ctrl-C too.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -19,6 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cosrig  # noqa: E402
 from seedcases import CASES, encode  # noqa: E402
+
+LOCAL_REQUEST_ID = "cosdoctor-"      # block mode's own answers carry this RequestId prefix
+MARKS = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+INDENT = " " * 49
 
 
 def send(proxy_url: str, body: bytes, content_type: str) -> tuple[int, dict[str, str]]:
@@ -31,41 +38,102 @@ def send(proxy_url: str, body: bytes, content_type: str) -> tuple[int, dict[str,
         return error.code, dict(error.headers)
 
 
+def received_line(title: str, status: int, headers: dict[str, str]) -> list[str]:
+    """What the client got: status, the diagnosis header, and whether the proxy answered itself."""
+    diagnosis = headers.get("X-COS-Diagnosis", "-")
+    local = headers.get("x-cos-request-id", "").startswith(LOCAL_REQUEST_ID)
+    lines = [f"{title:45} -> {status}  {diagnosis}" + ("  (blocked locally)" if local else "")]
+    if diagnosis != "-":
+        lines.append(INDENT + headers.get("X-COS-Diagnosis-Detail", ""))
+    return lines
+
+
+def record_lines(entry: dict) -> list[str]:
+    """One report record: the leading finding in full, then every other finding on a line."""
+    status = entry["status"] if entry["status"] is not None else "-"
+    where = f"[{status}{' blocked locally' if entry['action'] == 'blocked' else ''}] {entry['key'] or '-'}"
+    findings = entry["findings"]
+    if not findings:
+        return [f"{where}: no findings"]
+    first, rest = findings[0], findings[1:]
+    lines = [f"{where}: {first['id']} — {first['title']}",
+             f"    cause: {first['cause']}", f"    fix:   {first['fix']}"]
+    interesting = {k: v for k, v in first["evidence"].items() if v not in (None, "", [])}
+    if interesting:
+        lines.append("    evidence: " + json.dumps(interesting, ensure_ascii=False)[:600])
+    lines += [f"    also: {MARKS.get(f['severity'], '-')} {f['id']} — {f['title']}" for f in rest]
+    return lines
+
+
+def start_proxy(*args, **kwargs) -> cosrig.Proxy:
+    """cosrig.Proxy.start, with Ctrl-C held back until mitmdump is up: an interrupt in the middle
+    would lose the process, which would outlive the demo. (Handlers do not survive exec, so
+    mitmdump itself starts with the default ones.)"""
+    pending: list[int] = []
+    held = {sig: signal.signal(sig, lambda number, frame: pending.append(number))
+            for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        proxy = cosrig.Proxy.start(*args, **kwargs)
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+    if pending:
+        proxy.stop()
+        raise KeyboardInterrupt
+    return proxy
+
+
+def run(args: argparse.Namespace, workdir: Path) -> int:
+    credentials = cosrig.write_credentials(workdir)
+    report = workdir / "report.jsonl"
+    emulator = cosrig.EmulatorThread.start(credentials)
+    try:
+        proxy = start_proxy(emulator.port, "--set", f"cos_credentials={credentials}",
+                            "--set", f"cos_report={report}", "--set", f"cos_lang={args.lang}",
+                            "--set", f"cos_validate={args.validate}", workdir=workdir)
+        try:
+            print(f"COS emulator on 127.0.0.1:{emulator.port}; mitmdump (reverse, addon loaded, "
+                  f"cos_validate={args.validate}) on {proxy.url}\n")
+            now = int(time.time())
+            for case in CASES:
+                status, headers = send(proxy.url, *encode(case.build(now), case.damage))
+                print("\n".join(received_line(case.title, status, headers)), flush=True)
+        finally:
+            proxy.stop()
+    finally:
+        emulator.stop()
+    print("\nThe addon's report (--set cos_report=…), one record per upload:")
+    for line in report.read_text(encoding="utf-8").splitlines():
+        print("\n" + "\n".join(record_lines(json.loads(line))))
+    if args.report:
+        shutil.copyfile(report, args.report)
+        print(f"\nReport copied to {args.report}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lang", default="en", choices=("en", "ko", "zh"))
     parser.add_argument("--validate", default="off", choices=("off", "warn", "block"))
+    parser.add_argument("--report", metavar="PATH", help="keep a copy of the JSON Lines report here")
     args = parser.parse_args(argv)
+    # SIGTERM ends the demo as Ctrl-C does: through the clean-up below.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="cos-demo-"))
-    credentials = cosrig.write_credentials(workdir)
-    report = workdir / "report.jsonl"
-    emulator = cosrig.EmulatorThread.start(credentials)
-    proxy = cosrig.Proxy.start(emulator.port, "--set", f"cos_credentials={credentials}",
-                               "--set", f"cos_report={report}", "--set", f"cos_lang={args.lang}",
-                               "--set", f"cos_validate={args.validate}", workdir=workdir)
-    print(f"COS emulator on 127.0.0.1:{emulator.port}; mitmdump (reverse, addon loaded) on {proxy.url}\n")
     try:
-        now = int(time.time())
-        for case in CASES:
-            title = case.title
-            status, headers = send(proxy.url, *encode(case.build(now), case.damage))
-            diagnosis = headers.get("X-COS-Diagnosis", "-")
-            print(f"{title:45} -> {status}  {diagnosis}")
-            if diagnosis != "-":
-                print(f"{'':49}{headers.get('X-COS-Diagnosis-Detail', '')}")
+        print(f"Working folder {workdir} (a credentials file, the report): removed when the demo ends\n",
+              flush=True)
+        return run(args, workdir)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
     finally:
-        proxy.stop()
-        emulator.stop()
-    print(f"\nReport: {report}")
-    for line in report.read_text().splitlines():
-        entry = json.loads(line)
-        first = entry["findings"][0] if entry["findings"] else None
-        print(f"\n[{entry['status']}] {entry['key']}: " + (f"{first['id']} — {first['title']}" if first else "no findings"))
-        if first:
-            print(f"    cause: {first['cause']}\n    fix:   {first['fix']}")
-            interesting = {k: v for k, v in first["evidence"].items() if v not in (None, "", [])}
-            print("    evidence: " + json.dumps(interesting, ensure_ascii=False)[:600])
-    return 0
+        for sig in handlers:                              # a second Ctrl-C must not stop the clean-up
+            signal.signal(sig, signal.SIG_IGN)
+        shutil.rmtree(workdir, ignore_errors=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
     mitmdump -s scripts/hook_timer.py      # instead of -s addon/cos_addon.py
 
+The doctor (`cos_addon.addons[0]`) is the only addon of the COS doctor with flow hooks; the features
+it drives (block, report, audit) run inside them and are timed with them. Not timed: mitmproxy's own
+dispatch of every event to the doctor's sub-addons, which have no flow hooks (a getattr each).
+
 The paired end-to-end ratios say what the addon costs the proxy but carry a percent or so of
 noise; this says exactly how long the addon's own hooks ran inside the real process, where CPU
 caches are cold (the in-process `hooks` rows time them warm). Garbage collections that happen to

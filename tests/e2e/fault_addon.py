@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from mitmproxy import ctx
 
+# stage -> (the doctor's feature holding the method, "" for the doctor itself; the method to break)
 STAGES = {
-    "requestheaders": "requestheaders",     # method name on the addon to break
-    "classify": "classify",
-    "analyse": "analyse",
-    "diagnose": "diagnose_flow",
-    "annotate": "annotate_flow",
-    "report": "record_of",
+    "requestheaders": ("", "requestheaders"),    # a hook: its inner work (the stream tee) breaks
+    "classify": ("", "classify"),
+    "analyse": ("", "analyse"),
+    "diagnose": ("", "diagnose_flow"),
+    "annotate": ("", "annotate_flow"),
+    "origins": ("", "remember_origin"),          # non-COS responses: the signing-endpoint memory
+    "block": ("block", "answer"),                # needs cos_validate=block
+    "audit": ("audit", "count"),
+    "report": ("report", "write"),
 }
 
 
@@ -24,20 +28,19 @@ class InjectFault:
         stage = ctx.options.cos_fault
         if not stage:
             return
-        target = ctx.master.addons.get("cosdoctor")
-        method = STAGES[stage]
-        original = getattr(target, method)
 
         def broken(*args, **kwargs):
             raise RuntimeError(f"injected fault in {stage}")
 
-        # requestheaders is a hook: wrap the inner work, keep the fail-open wrapper in place.
         if stage == "requestheaders":
             import cosdoctor.wire.stream as stream_module
             stream_module.StreamTee.__init__ = lambda self, *a, **k: broken()
             return
+        doctor = ctx.master.addons.get("cosdoctor")
+        feature, method = STAGES[stage]
+        target = getattr(doctor, feature) if feature else doctor
+        assert callable(getattr(target, method))
         setattr(target, method, broken)
-        assert original is not None
 
 
 addons = [InjectFault()]

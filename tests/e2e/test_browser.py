@@ -73,7 +73,7 @@ class BrowserRig:
         return found
 
 
-def start_browser_rig(tmp_path_factory, name: str, **emulator_options) -> BrowserRig:
+def start_browser_rig(tmp_path_factory, name: str, *options: str, **emulator_options) -> BrowserRig:
     workdir = tmp_path_factory.mktemp(name)
     credentials = cosrig.write_credentials(workdir)
     report = workdir / "report.jsonl"
@@ -81,7 +81,7 @@ def start_browser_rig(tmp_path_factory, name: str, **emulator_options) -> Browse
     try:
         proxy = cosrig.Proxy.start(emulator.port, "--set", f"cos_credentials={credentials}",
                                    "--set", f"cos_report={report}",
-                                   "--set", f"test_redirect_to=127.0.0.1:{emulator.port}",
+                                   "--set", f"test_redirect_to=127.0.0.1:{emulator.port}", *options,
                                    workdir=workdir, mode="regular", extra_scripts=(str(REDIRECT_ADDON),))
     except Exception:
         emulator.stop()
@@ -246,3 +246,23 @@ def test_preflight_rejection_carries_the_cors_rule_to_add(strict_browser, tmp_pa
     assert f"<AllowedOrigin>{strict_browser.pages.origin}</AllowedOrigin>" in evidence["cors_rule"]
     assert "<AllowedHeader>x-cos-meta-note</AllowedHeader>" in evidence["cors_rule"]
     assert "origin" in evidence["missing"]
+
+
+def test_block_mode_answers_the_page_with_the_cors_headers_cos_gave_it(tmp_path_factory, tmp_path):
+    """The page's preflight goes to COS and is allowed; the upload that COS would refuse is answered
+    by the proxy with the same CORS headers, so the page reads the diagnosis, not a network error."""
+    browser = start_browser_rig(tmp_path_factory, "browser-block", "--set", "cos_validate=block")
+    try:
+        tag = new_tag()
+        page = upload_page.xhr_page(f"{ACTION}?t={tag}", upload_fields("other/${filename}"), f"{tag}.jpg",
+                                    JPEG, "image/jpeg", request_headers={"x-cos-meta-note": "hi"})
+        result = browser.result(browser.pages.add(f"/xhr-{tag}", page), tmp_path / "profile")
+        records = records_for(browser, tag)
+        uploads_received = browser.rig.emulator.emulator.counts["POST"]
+    finally:
+        stop_browser_rig(browser)
+    assert result["status"] == 403 and result["diagnosis"] == "AccessDenied_Condition"
+    assert "<Code>AccessDenied</Code>" in result["body"]
+    assert records["OPTIONS"]["status"] == 200
+    assert records["POST"]["action"] == "blocked" and uploads_received == 0
+    assert "Info_LocalAnswerCORSUnknown" not in [f["id"] for f in records["POST"]["findings"]]

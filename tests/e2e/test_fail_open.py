@@ -20,7 +20,8 @@ FAULT_ADDON = str(Path(__file__).with_name("fault_addon.py"))
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_request_gets_its_upstream_answer_when_a_stage_breaks(tmp_path_factory, stage):
-    options = ["--set", "cos_validate=warn", "-s", FAULT_ADDON, "--set", f"cos_fault={stage}"]
+    mode = "block" if stage == "block" else "warn"
+    options = ["--set", f"cos_validate={mode}", "-s", FAULT_ADDON, "--set", f"cos_fault={stage}"]
     if stage == "requestheaders":
         options += ["--set", "stream_large_bodies=1k"]
     rig = start_rig(tmp_path_factory, f"fault-{stage}", *options)
@@ -47,5 +48,6 @@ def test_every_request_gets_its_upstream_answer_when_a_stage_breaks(tmp_path_fac
     assert lines and len(lines) == len(hooks), lines  # once per hook, not once per flow
     assert f"injected fault in {stage}" in lines[0]
     summary = re.search(r"(\d+) internal error\(s\)", log)
-    assert summary and int(summary.group(1)) >= len(statuses) // 2
-    assert "cos_addon.py\"" not in log and "cosdoctor/" not in log   # no traceback from our code
+    calls = 3 if stage == "origins" else len(statuses) // 2    # origins: one non-COS answer a round
+    assert summary and int(summary.group(1)) >= calls
+    assert not any(name in log for name in ("cos_addon.py\"", "cosaddons/", "cosdoctor/"))  # no traceback from our code

@@ -22,13 +22,34 @@ pytestmark = pytest.mark.e2e
     ("cos_credentials=/nonexistent/creds", "cos_credentials"),
     ("cos_report=/nonexistent-dir/r.jsonl", "cos_report: cannot write"),
     ("cos_hosts=https://cdn.example.com", "cos_hosts"),
+    ("cos_hosts=", "cosdoctor: cos_hosts: empty host pattern"),
+    ("cos_annotate=maybe", "cosdoctor: cos_annotate must be true or false, not 'maybe'"),
+    ("cos_lang", "cosdoctor: cos_lang must be one of en, ko, zh, no value given"),
 ])
 def test_bad_option_gives_one_clear_line(tmp_path, option, expected):
     result = cosrig.run_mitmdump("-n", "-s", str(cosrig.ADDON), "--set", option, workdir=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert expected in output
+    assert len([line for line in output.splitlines() if "cosdoctor:" in line]) == 1, output
     assert "Traceback" not in output
+
+
+def test_audit_of_a_capture_without_cos_traffic_fails_through_a_symlinked_script(tmp_path):
+    """A wrong capture must not pass by accident; and the script loads through a symlink."""
+    from mitmproxy.test import tflow
+    capture = tmp_path / "other.mitm"
+    with open(capture, "wb") as handle:
+        io.FlowWriter(handle).add(tflow.tflow(resp=True))
+    link = tmp_path / "scripts" / "cos.py"
+    link.parent.mkdir()
+    link.symlink_to(cosrig.ADDON)
+    result = cosrig.run_mitmdump("-nr", str(capture), "-s", str(link), "--set", "cos_fail_on=error",
+                                 workdir=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "cos_fail_on=error: no COS flow was seen in this run" in output
+    assert "Traceback" not in output and "Error logged during startup" not in output
 
 
 def test_malformed_credentials_file_gives_one_clear_line(tmp_path):

@@ -93,6 +93,32 @@ def test_block_mode_answers_like_cos_and_never_forwards(block_rig, case):
     assert record["findings"][0]["id"] == case.expected_id
 
 
+def test_block_mode_answers_a_browser_with_the_cors_headers_cos_gave_its_origin(block_rig):
+    """Learned from COS's answer to the origin's preflight; an origin never seen gets none, and a finding."""
+    case = next(c for c in FAILING if c.expected_id == "AccessDenied_Condition")
+    seen, unseen = "https://seen.example.com", "https://unseen.example.com"
+    allowed = requests.options(f"{block_rig.proxy.url}/", timeout=30, headers={
+        "Host": cosrig.COS_HOST, "Origin": seen, "Access-Control-Request-Method": "POST"})
+    assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == seen
+    answers = {}
+    for origin in (seen, unseen):
+        tag = f"cors-{time.monotonic_ns()}"
+        body, content_type = encode(case.build(dialects.now(), tag), case.damage)
+        before = posts_received(block_rig)
+        answers[origin] = requests.post(f"{block_rig.proxy.url}/?t={tag}", data=body, timeout=30, headers={
+            "Host": cosrig.COS_HOST, "Content-Type": content_type, "Origin": origin})
+        assert posts_received(block_rig) == before, "a blocked request reached upstream"
+        answers[origin].record = block_rig.record_for(tag)
+    known = answers[seen]
+    assert known.status_code == 403 and known.headers["Access-Control-Allow-Origin"] == seen
+    assert "X-COS-Diagnosis" in known.headers["Access-Control-Expose-Headers"]
+    assert "Info_LocalAnswerCORSUnknown" not in [f["id"] for f in known.record["findings"]]
+    unknown = answers[unseen]
+    assert unknown.status_code == 403 and "Access-Control-Allow-Origin" not in unknown.headers
+    ids = [f["id"] for f in unknown.record["findings"]]
+    assert ids[0] == case.expected_id and "Info_LocalAnswerCORSUnknown" in ids
+
+
 def test_block_mode_forwards_what_cos_might_accept(block_rig):
     """An error whose COS answer is undocumented (missing key) is never answered in COS's name."""
     tag = f"nokey-{time.monotonic_ns()}"

@@ -34,13 +34,12 @@ from cosdoctor.cos.policy import ConditionResult, Policy
 from cosdoctor.findings.request_checks import Analysis, SignatureCheck, analyse_request
 from cosdoctor.cos.secrets import (MIN_SECRET_LEN, SENSITIVE_FIELDS, auth_secret_values, hide_values,
                                    is_sensitive, redact_field, scrub, shorten)
+from cosdoctor.cos.sniff import looks_like_cos_form
 
 __all__ = ["NOT_COS", "CANNOT_RENDER", "summarize", "looks_like_cos_form"]
 
 NOT_COS = label("view", "not_cos", "en")                 # the English texts, for callers that test them
 CANNOT_RENDER = label("view", "cannot_render", "en")
-SNIFF_BYTES = 64 * 1024
-COS_FIELD_MARKERS = (b'name="q-signature"', b'name="signature"')   # searched lower-cased
 HEAD_BYTES = 32                 # of the file part, shown escaped
 MAX_VALUE_CHARS = 200           # longer field values are cut (the length is shown)
 MAX_PARTS_SHOWN = 200
@@ -51,24 +50,19 @@ MIN_HIDDEN_LEN = MIN_SECRET_LEN  # shorter sensitive values are not searched for
 _CONTROL = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
 
 
-def looks_like_cos_form(body: bytes) -> bool:
-    """The body's start carries the COS POST signature fields (q-signature or Signature)."""
-    head = bytes(body[:SNIFF_BYTES]).lower()
-    return any(marker in head for marker in COS_FIELD_MARKERS)
-
-
 def summarize(body: bytes, content_type: str | None, *, host: str | None = None, path: str = "/",
               headers: Mapping[str, str] | None = None, diagnosis: Mapping | None = None,
               credentials: CredentialStore | None = None, now: int | None = None,
-              lang: str = "en", http_version: str = "HTTP/1.1") -> str:
+              lang: str = "en", http_version: str = "HTTP/1.1", analysis: Analysis | None = None) -> str:
     """The view's text. `content_type` is the whole Content-Type header (boundary included);
     `headers` are the request's (without them the body is taken as sent with its length);
     `diagnosis` is the addon's `flow.metadata["cos"]` (its findings are shown when given);
-    `now` is the request's time (default: the current time). Never raises."""
+    `now` is the request's time (default: the current time); `analysis` is the one the addon's
+    diagnosis made of this body (then the body is not analysed again). Never raises."""
     secrets = credentials.secrets() if isinstance(credentials, CredentialStore) else ()
     try:
         return _Renderer(body, content_type, host, path, headers, diagnosis, credentials,
-                         now, lang, http_version).render()
+                         now, lang, http_version, analysis).render()
     except Exception as exc:  # noqa: BLE001 - a content view must never take the UI down
         reason = _oneline(scrub(f"{type(exc).__name__}: {exc}", secrets))
         return f"{label('view', 'cannot_render', lang if lang in catalogue.LANGS else 'en')}: {reason[:300]}"
@@ -99,7 +93,7 @@ def _sensitive(name: object) -> bool:
 
 class _Renderer:
     def __init__(self, body, content_type, host, path, headers, diagnosis, credentials, now, lang,
-                 http_version):
+                 http_version, analysis=None):
         self.body = b"" if body is None else bytes(body)
         self.headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         if headers is None:
@@ -118,6 +112,7 @@ class _Renderer:
         self.from_diagnosis = False
         self.hidden: set[str] = set()          # sensitive values: shortened wherever they appear
         self.lines: list[str] = []
+        self.analysis = analysis if isinstance(analysis, Analysis) else None
 
     # --- the whole view -------------------------------------------------------------------
 
@@ -128,9 +123,11 @@ class _Renderer:
             return f"{self._w('not_cos')} ({why_not})"
         if endpoint is None and self.host:
             endpoint = custom_endpoint(self.host)
-        request = request_for("POST", self.host, self.path, self.headers, self.body, endpoint,
-                              http_version=self.http_version)
-        analysis = analyse_request(request, self.credentials, self.now)
+        analysis = self.analysis
+        if analysis is None:
+            request = request_for("POST", self.host, self.path, self.headers, self.body, endpoint,
+                                  http_version=self.http_version)
+            analysis = analyse_request(request, self.credentials, self.now)
         findings = self._findings(analysis)
         self._collect_hidden(analysis)
         self._header(analysis, findings)

@@ -7,7 +7,8 @@ import pytest
 from mitmproxy import contentviews, http
 from mitmproxy.test import taddons, tflow
 
-import cos_contentview
+from cosaddons import contentview as cos_contentview
+from cosaddons.doctor import CosDoctor
 from cosdoctor.findings import catalogue
 from cosdoctor.render.words import render_finding
 from cosdoctor.cos.credentials import Credential, CredentialStore
@@ -176,3 +177,67 @@ def test_odd_metadata_falls_back_to_checking_here(view):
 def test_without_a_request_the_view_says_not_cos():
     text = cos_contentview.render(b"whatever", None, None)
     assert text.startswith("not a COS POST Object form") and "\n" not in text
+
+
+# --- the addon: the view drawn from the doctor's diagnosis -------------------------------------------
+
+def diagnosed(doctor, tctx, body: bytes, content_type: str):
+    f = make_flow(body, content_type)
+    f.response = http.Response.make(204, b"", {})
+    doctor.response(f)
+    return f
+
+
+def test_a_diagnosed_flow_is_drawn_from_its_diagnosis_without_analysing_again(monkeypatch):
+    import cosdoctor.render.view as view_text
+    doctor = CosDoctor()
+    with taddons.context(doctor) as tctx:
+        f = diagnosed(doctor, tctx, *cos_upload(extra_conditions=[["content-length-range", 1, 5]]))
+        assert doctor.kept.get(f) is not None
+
+        def analysed_again(*args, **kwargs):
+            raise AssertionError("the view analysed a diagnosed flow again")
+        monkeypatch.setattr(view_text, "analyse_request", analysed_again)
+        name, text = auto(f, f.request)
+    assert name == NAME
+    assert "could not be rendered" not in text
+    assert "FAIL conditions[5] [\"content-length-range\", 1, 5]" in text       # the kept analysis' conditions
+    assert "the addon's diagnosis" in text
+
+
+def test_an_edited_request_is_analysed_afresh(monkeypatch):
+    import cosdoctor.render.view as view_text
+    doctor = CosDoctor()
+    calls = []
+    with taddons.context(doctor) as tctx:
+        f = diagnosed(doctor, tctx, *cos_upload())
+        f.request.content = f.request.content.replace(b"uploads/a.txt", b"uploads/b.txt")
+        original = view_text.analyse_request
+        monkeypatch.setattr(view_text, "analyse_request", lambda *a, **k: calls.append(1) or original(*a, **k))
+        name, text = auto(f, f.request)
+    assert name == NAME and calls == [1]
+    assert '"uploads/b.txt"' in text
+
+
+def test_the_addon_registers_the_view_with_the_doctors_settings_and_withdraws_it():
+    doctor = CosDoctor()
+    with taddons.context(doctor) as tctx:
+        tctx.configure(doctor, cos_lang="ko")
+        view = next(a for a in doctor.addons if isinstance(a, cos_contentview.CosContentView)).view
+        assert view.lang() == "ko" and view.credentials() is doctor.credentials
+        f = make_flow(*cos_upload())
+        name, _ = auto(f, f.request)
+        assert name == NAME
+        tctx.master.addons.remove(doctor)
+    name, _ = auto(f, f.request)
+    assert name != NAME
+
+
+def test_a_repeated_content_type_reads_as_mitmproxy_reads_it(view):
+    body, content_type = cos_upload()
+    request = http.Request.make("POST", f"http://{HOST}/", body, {})
+    request.headers = http.Headers([(b"Host", HOST.encode()), (b"Content-Type", content_type.encode()),
+                                    (b"Content-Type", b"text/plain")])
+    f = tflow.tflow(req=request, resp=True)
+    text = cos_contentview.render(request.content, f, request)
+    assert f'content_type: "{content_type}, text/plain"' in text

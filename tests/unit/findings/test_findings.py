@@ -21,10 +21,15 @@ from finding_fixtures import (CREDENTIALS, FIXTURES, HOST, NOW, WITHOUT_BODY, Fi
                               run, signature_field_spec, with_policy)
 
 
+# Findings no request/answer fixture can produce, each with its own test below.
+OWN_TESTS = {"Info_LocalAnswerCORSUnknown": "test_local_answer_cors_unknown"}
+
+
 def test_every_catalogue_id_has_a_fixture():
     catalogued = set(catalogue.all_ids()) - {"Unknown_Code"}
     fixtures = {i for i in FIXTURES if not i.startswith("Unknown_")}
-    assert catalogued == fixtures
+    assert catalogued == fixtures | set(OWN_TESTS)
+    assert all(name in globals() for name in OWN_TESTS.values())
     assert any(i.startswith("Unknown_") for i in FIXTURES)
 
 
@@ -99,3 +104,21 @@ def test_sensitive_evidence_is_shortened_once_to_first_and_last_four():
     found = next(f for f in diagnose(_analysis_sending_token(token), None, NOW).findings
                  if f["id"] == "AccessDenied_Condition")
     assert found["evidence"]["actual"] == token[:4] + "…" + token[-4:]
+
+
+def test_local_answer_cors_unknown():
+    """Block mode answers a cross-origin upload whose origin COS was never seen answering."""
+    from cosdoctor.findings.cors_memory import CorsMemory, local_answer_cors
+    spec = default_spec().set("Content-Type", "image/png")                 # COS would certainly refuse it
+    body, content_type = spec.encode()
+    request = request_for("POST", HOST, "/", {"content-type": content_type, "content-length": str(len(body)),
+                                              "host": HOST, "origin": "https://app.example.com"},
+                          body, parse_cos_host(HOST))
+    analysis = analyse_request(request, CREDENTIALS, NOW)
+    assert local_answer_cors(CorsMemory(), analysis) == {}
+    assert [f["id"] for f in analysis.findings] == ["AccessDenied_Condition", "Info_LocalAnswerCORSUnknown"]
+    found = analysis.findings[1]
+    assert found["severity"] == catalogue.entry(found["id"]).severity == "info"
+    for lang in catalogue.LANGS:
+        shown = render_finding(found, lang)
+        assert "https://app.example.com" in shown["title"] and HOST in shown["cause"]

@@ -1,16 +1,18 @@
-"""The addon wiring with mitmproxy's own test helpers: options, hooks, annotations, fail-open."""
+"""CosDoctor with mitmproxy's own test helpers: options, recognising COS flows, annotations, fail-open."""
 from __future__ import annotations
 
 import json
 import logging
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-import cos_addon
+from cosaddons import doctor as doctor_module
+from cosaddons.doctor import CosDoctor
 from cosdoctor.wire.errorxml import render_error_xml
 from devkit.formbuilder import signed_form
 
@@ -38,18 +40,19 @@ def cos_error(status: int, code: str, message: str) -> http.Response:
                               {"Content-Type": "application/xml"})
 
 
+FLOW_HOOKS = ("requestheaders", "request", "responseheaders", "response", "error")
+
+
 @pytest.fixture
 def addon():
-    return cos_addon.CosDoctor()
+    return CosDoctor()
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("cos_validate", "zzz", "cos_validate must be one of off, warn, block"),
-    ("cos_lang", "fr", "cos_lang must be one of en, ko, zh"),
-    ("cos_fail_on", "always", "cos_fail_on must be one of off, error, warning"),
+    ("cos_lang", "fr", "cos_lang must be one of en, ko, zh, not 'fr'"),
     ("cos_hosts", ["http://x.example.com"], "cos_hosts"),
+    ("cos_hosts", [""], "^cos_hosts: empty host pattern$"),
     ("cos_credentials", "/nonexistent/creds.txt", "cos_credentials"),
-    ("cos_report", "/nonexistent-dir/report.jsonl", "cos_report: cannot write"),
 ])
 def test_bad_option_is_one_clear_options_error(addon, option, value, message):
     with taddons.context(addon) as tctx:
@@ -62,9 +65,57 @@ def test_bad_option_at_start_up_is_one_error_line(addon, caplog):
     """While a script loads, mitmproxy would print an OptionsError with a traceback."""
     with taddons.context(addon) as tctx:
         with caplog.at_level(logging.ERROR):
-            tctx.configure(addon, cos_validate="zzz")
+            tctx.configure(addon, cos_hosts=[""])
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
-        "cosdoctor: cos_validate must be one of off, warn, block, not 'zzz'"]
+        "cosdoctor: cos_hosts: empty host pattern"]
+
+
+def test_the_doctor_carries_every_feature_as_a_sub_addon(addon):
+    """`CosDoctor()` alone is the whole COS doctor: its features are registered with it."""
+    with taddons.context(addon) as tctx:
+        names = {"cos_validate", "cos_credentials", "cos_report", "cos_annotate", "cos_hosts", "cos_lang",
+                 "cos_fail_on"}
+        assert names <= set(tctx.options.keys())
+        assert {"cos.diagnose", "cos.report"} <= set(tctx.master.commands.commands)
+        for sub in addon.addons:
+            assert tctx.master.addons.get(sub.name) is sub
+            assert not any(getattr(sub, hook, None) for hook in FLOW_HOOKS), sub.name
+
+
+def test_hooks_with_nothing_to_do_are_switched_off(addon):
+    with taddons.context(addon) as tctx:
+        tctx.options.add_option("stream_large_bodies", Optional[str], None, "mitmproxy's own, not in taddons")
+        tctx.configure(addon)
+        assert addon.request is None and addon.requestheaders is None
+        tctx.configure(addon, cos_validate="warn", stream_large_bodies="1m")
+        assert callable(addon.request) and callable(addon.requestheaders)
+        tctx.configure(addon, cos_validate="off")
+        assert addon.request is None
+
+
+def test_a_flow_is_classified_once_and_its_state_dropped_when_it_ends(addon, monkeypatch):
+    calls = []
+    classify = addon.classify
+    monkeypatch.setattr(addon, "classify", lambda *a: calls.append(a) or classify(*a))
+    flow = upload_flow()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, cos_validate="warn")
+        addon.request(flow)
+        assert addon.open_flows == 1
+        flow.response = cos_error(403, "AccessDenied", "Condition key key doesn't match the value uploads/a.txt")
+        addon.response(flow)
+    assert len(calls) == 1
+    assert addon.open_flows == 0
+    assert flow.metadata["cos"]["findings"][0]["id"] == "AccessDenied_Condition"
+
+
+def test_the_analysis_is_kept_for_the_content_view_while_the_flow_lives(addon):
+    flow = upload_flow(response=http.Response.make(204, b"", {}))
+    with taddons.context(addon):
+        addon.response(flow)
+    kept = addon.kept.get(flow)
+    assert kept is not None and kept.request.body is flow.request.raw_content
+    assert kept.key == flow.metadata["cos"]["key"]
 
 
 def test_credentials_file_readable_by_others_warns(addon, tmp_path, caplog):
@@ -154,7 +205,7 @@ def test_cos_hosts_option_covers_non_post_traffic(addon):
 def test_internal_error_fails_open_and_is_logged_once(addon, monkeypatch, caplog):
     def boom(*args, **kwargs):
         raise RuntimeError(f"exploded near {SECRET_KEY}")
-    monkeypatch.setattr(cos_addon, "diagnose_exchange", boom)
+    monkeypatch.setattr(doctor_module, "diagnose_exchange", boom)
     flows = [upload_flow(response=http.Response.make(204, b"", {})) for _ in range(3)]
     with taddons.context(addon) as tctx:
         path = Path(tctx.options.confdir).expanduser()
@@ -166,7 +217,7 @@ def test_internal_error_fails_open_and_is_logged_once(addon, monkeypatch, caplog
         with caplog.at_level(logging.ERROR):
             for flow in flows:
                 addon.response(flow)
-    assert addon.internal_errors == 3
+    assert addon.errors.count == 3
     errors = [r for r in caplog.records if "internal error" in r.getMessage()]
     assert len(errors) == 1
     assert SECRET_KEY not in caplog.text
@@ -195,24 +246,3 @@ def test_har_entry_without_response_is_not_explained_as_an_error(addon):
         addon.response(flow)
     ids = [f["id"] for f in flow.metadata["cos"]["findings"]]
     assert not [i for i in ids if i.startswith("Unknown_")]
-
-
-# --- header look-ups from the raw fields (every flow pays for them) ---------------------------------
-
-@pytest.mark.parametrize("fields", [
-    [(b"Host", b"bucket-1250000000.cos.ap-beijing.myqcloud.com")],
-    [(b"HOST", b"a.example"), (b"host", b"b.example")],          # repeated: folded as mitmproxy folds
-    [(b"Host", "é.example".encode())],
-    [(b"Host", b"\xff\xfe.example")],                             # not UTF-8: surrogate-escaped alike
-    [(b"X-Other", b"1")],
-    [],
-])
-def test_raw_header_lookups_read_what_mitmproxy_reads(fields):
-    request = http.Request.make("POST", "http://127.0.0.1/", b"", {})
-    request.headers = http.Headers([*fields, (b"Content-Type", b"multipart/form-data; boundary=x")])
-    assert cos_addon._host_header(request) == request.host_header
-    assert cos_addon._header(request.headers, b"content-type") == request.headers.get("content-type")
-    assert cos_addon._header(request.headers, b"missing") is None
-    request.http_version = "HTTP/2.0"
-    request.authority = "h2.example"
-    assert cos_addon._host_header(request) == request.host_header == "h2.example"

@@ -1,43 +1,37 @@
-"""The "COS POST Object" content view, for mitmproxy 11 and 12.
+"""The "COS POST Object" content view, for mitmproxy 11 and 12, and the addon that registers it.
 
 mitmproxy 12 replaced the content-view API (`Contentview.prettify` returning text) and 11 has only
 the old one (`View.__call__` returning styled lines), so the class is chosen by feature detection,
-never by version number. Both call `cosdoctor.formview.summarize`; this file only adapts.
+never by version number. Both call `cosdoctor.render.view.summarize`; this file only adapts.
 
 Auto mode picks the view for a request whose Content-Type is multipart/form-data when the addon
-diagnosed the flow (`flow.metadata["cos"]`) or the body carries the COS signature fields. The
-built-in "Multipart Form" view has priority 1, so 2 wins.
+diagnosed the flow (`flow.metadata["cos"]`) or the body carries the COS signature fields
+(`cosdoctor.cos.sniff`). The built-in "Multipart Form" view has priority 1, so 2 wins. A flow the
+doctor diagnosed is drawn from its diagnosis (the findings in `flow.metadata["cos"]`, the analysis
+it kept); only a flow it never diagnosed is analysed here.
 
-    view = cos_contentview.register(credentials=lambda: store)   # in the addon's load()
-    cos_contentview.unregister(view)                              # in its done()
+    view = register(credentials=lambda: store, lang=lambda: "en", kept=kept_analyses.get)
+    unregister(view)
 """
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for cosdoctor, however we are loaded
+from mitmproxy import contentviews, http
 
-from mitmproxy import contentviews, http  # noqa: E402
-
-import cosdoctor  # noqa: E402,F401 - the core package; its view module is imported on first render
+from cosaddons.adapter import header, plain_request
+from cosdoctor.cos.sniff import MULTIPART, looks_like_cos_form
 
 
 def summarize(*args, **kwargs) -> str:
-    """cosdoctor.formview.summarize, imported when a view is first drawn (memory, not speed)."""
+    """cosdoctor.render.view.summarize, imported when a view is first drawn (memory, not speed)."""
     from cosdoctor.render.view import summarize as render_text
     return render_text(*args, **kwargs)
 
 
-def looks_like_cos_form(data: bytes) -> bool:
-    from cosdoctor.render.view import looks_like_cos_form as check
-    return check(data)
-
 NAME = "COS POST Object"
 META_KEY = "cos"
 PRIORITY = 2.0
-MULTIPART = "multipart/form-data"
 IS_V12 = hasattr(contentviews, "Contentview")
 
 
@@ -54,27 +48,33 @@ def wants(data: bytes, content_type: str | None, flow, http_message) -> bool:
 
 
 def render(data: bytes, flow, http_message, credentials: Callable | None = None,
-           lang: Callable | None = None) -> str:
-    """The view's text for one message; `credentials`/`lang` are callables giving the addon's settings."""
+           lang: Callable | None = None, kept: Callable | None = None) -> str:
+    """The view's text for one message. `credentials` and `lang` give the addon's settings, `kept`
+    the analysis behind the flow's diagnosis (used when it read these very bytes)."""
     try:
         message = http_message
         if not isinstance(message, http.Request):
             # A response (or no message): only its own Content-Type matters, it is never a COS form.
-            ctype = message.headers.get("content-type") if isinstance(message, http.Message) else None
+            ctype = header(message, b"content-type") if isinstance(message, http.Message) else None
             return summarize(data, ctype)
-        headers = {name.lower(): value for name, value in message.headers.items()}
-        if message.raw_content is not None and len(message.raw_content) != len(data):
-            headers.pop("content-length", None)          # we were given the decoded body
+        request = plain_request(message, None, body=data)
         metadata = getattr(flow, "metadata", None)
         diagnosis = metadata.get(META_KEY) if isinstance(metadata, dict) else None
+        analysis = kept(flow) if kept is not None and flow is not None else None
+        if analysis is not None and not _same_body(analysis.request.body, data):
+            analysis = None             # the request was edited since it was diagnosed
         start = message.timestamp_start
-        return summarize(data, message.headers.get("content-type"), host=message.host_header,
-                         path=message.path, headers=headers, diagnosis=diagnosis,
+        return summarize(data, request.headers.get("content-type"), host=request.host, path=request.path,
+                         headers=request.headers, diagnosis=diagnosis,
                          credentials=credentials() if credentials else None,
                          now=int(start) if start else None, lang=lang() if lang else "en",
-                         http_version=message.http_version)
+                         http_version=request.http_version, analysis=analysis)
     except Exception as exc:  # noqa: BLE001 - a content view must never take the UI down
         return f"COS POST Object: this message could not be rendered: {type(exc).__name__}"
+
+
+def _same_body(seen: bytes | None, data: bytes | None) -> bool:
+    return seen is data or (seen is not None and data is not None and len(seen) == len(data) and seen == data)
 
 
 if IS_V12:
@@ -85,22 +85,25 @@ if IS_V12:
         name = NAME
         syntax_highlight = "yaml"
 
-        def __init__(self, credentials: Callable | None = None, lang: Callable | None = None) -> None:
+        def __init__(self, credentials: Callable | None = None, lang: Callable | None = None,
+                     kept: Callable | None = None) -> None:
             self.credentials = credentials
             self.lang = lang
+            self.kept = kept
             self.active = True
 
         def prettify(self, data: bytes, metadata: contentviews.Metadata) -> str:
-            return render(data, metadata.flow, metadata.http_message, self.credentials, self.lang)
+            return render(data, metadata.flow, metadata.http_message, self.credentials, self.lang, self.kept)
 
         def render_priority(self, data: bytes, metadata: contentviews.Metadata) -> float:
             if self.active and wants(data, metadata.content_type, metadata.flow, metadata.http_message):
                 return PRIORITY
             return -1.0
 
-    def register(credentials: Callable | None = None, lang: Callable | None = None) -> CosPostObjectView:
+    def register(credentials: Callable | None = None, lang: Callable | None = None,
+                 kept: Callable | None = None) -> CosPostObjectView:
         """Add the view; a view of the same name (an earlier load) is replaced by the registry."""
-        view = CosPostObjectView(credentials, lang)
+        view = CosPostObjectView(credentials, lang, kept)
         contentviews.add(view)
         return view
 
@@ -128,27 +131,53 @@ else:
 
         name = NAME
 
-        def __init__(self, credentials: Callable | None = None, lang: Callable | None = None) -> None:
+        def __init__(self, credentials: Callable | None = None, lang: Callable | None = None,
+                     kept: Callable | None = None) -> None:
             self.credentials = credentials
             self.lang = lang
+            self.kept = kept
 
         def __call__(self, data, *, content_type=None, flow=None, http_message=None, **unknown):
-            text = render(data, flow, http_message, self.credentials, self.lang)
+            text = render(data, flow, http_message, self.credentials, self.lang, self.kept)
             return NAME, [[(_style(line), line)] for line in text.splitlines()]
 
         def render_priority(self, data, *, content_type=None, flow=None, http_message=None, **unknown):
             return PRIORITY if wants(data, content_type, flow, http_message) else 0.0
 
-    def register(credentials: Callable | None = None, lang: Callable | None = None) -> CosPostObjectView:
+    def register(credentials: Callable | None = None, lang: Callable | None = None,
+                 kept: Callable | None = None) -> CosPostObjectView:
         """Add the view, first removing one of the same name (a reload without done, a test setup):
         11's `add` raises "Duplicate view" otherwise."""
         old = contentviews.get(NAME)
         if old is not None:
             contentviews.remove(old)
-        view = CosPostObjectView(credentials, lang)
+        view = CosPostObjectView(credentials, lang, kept)
         contentviews.add(view)
         return view
 
     def unregister(view: CosPostObjectView | None) -> None:
         if view is not None and view in contentviews.views:
             contentviews.remove(view)
+
+
+class CosContentView:
+    """The addon: registers the view when loaded, with the doctor's credentials, language and kept
+    analyses, and takes it out of auto mode when done."""
+
+    name = "cosdoctor-view"
+
+    def __init__(self, doctor=None) -> None:
+        self.doctor = doctor
+        self.view = None
+
+    def load(self, loader) -> None:
+        doctor = self.doctor
+        if doctor is None:
+            self.view = register()
+        else:
+            self.view = register(credentials=lambda: doctor.credentials, lang=lambda: doctor.lang,
+                                 kept=doctor.kept.get)
+
+    def done(self) -> None:
+        unregister(self.view)
+        self.view = None
