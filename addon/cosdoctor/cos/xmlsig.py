@@ -538,7 +538,8 @@ def _time_variants(key_time: str, sign_time: str, cos_time: str | None) -> Itera
 
 
 def _final(secret: bytes, key_time: str, sts: str, *, swap_key: bool, swap_sig: bool, binary_key: bool) -> str:
-    k_args = (key_time.encode(), secret) if swap_key else (secret, key_time.encode())
+    time_bytes = key_time.encode("utf-8", "surrogatepass")   # as sign_key reads it (a header's stray bytes)
+    k_args = (time_bytes, secret) if swap_key else (secret, time_bytes)
     digest = hmac.new(k_args[0], k_args[1], hashlib.sha1)
     key = digest.digest() if binary_key else digest.hexdigest().encode()
     msg = sts.encode("utf-8", "surrogatepass")
