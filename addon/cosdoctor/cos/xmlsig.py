@@ -707,10 +707,12 @@ def strict_unsigned_headers(headers: Mapping[str, str] | Iterable[tuple[str, str
     one an SDK most often adds after signing."""
     listed = {n.lower() for n in header_list}
     out: list[str] = []
+    seen: set[str] = set()      # `n in out` would make thousands of x-cos-* headers quadratic
     for name, _ in _pairs_of(headers):
         n = name.lower()
-        if n in listed or n in out:
+        if n in listed or n in seen:
             continue
+        seen.add(n)
         if n in _STRICT_HEADERS or n.startswith("x-cos-"):
             out.append(n)
     if _TOKEN in out:
@@ -723,10 +725,12 @@ def strict_unsigned_params(params: Iterable[tuple[str, str | None]], param_list:
     """The query parameters sent but not in ``q-url-param-list`` (the signature's own excepted)."""
     listed = {n.lower() for n in param_list}
     out: list[str] = []
+    seen: set[str] = set()
     for name, _ in params:
         n = cos_url_encode(name).lower()
-        if n in listed or name.lower() in _UNSIGNED_PARAMS or n in out:
+        if n in listed or name.lower() in _UNSIGNED_PARAMS or n in seen:
             continue
+        seen.add(n)
         out.append(n)
     return out
 

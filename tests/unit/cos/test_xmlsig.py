@@ -550,6 +550,21 @@ def test_surrogate_escaped_key_time_with_a_key(key_time) -> None:
     json.dumps(a.evidence())
 
 
+def test_strict_unsigned_headers_is_linear_in_headers_sent() -> None:
+    """Tens of thousands of distinct unlisted x-cos-* headers: each is looked at once (it was a list
+    search per header: 6.8 s for 32,000 headers)."""
+    headers = [(f"x-cos-meta-{i}", "v") for i in range(64_000)] + [("X-Cos-Meta-0", "again"), ("Host", HOST)]
+    start = time.perf_counter()
+    out = strict_unsigned_headers(headers, ["x-cos-meta-1"])
+    assert time.perf_counter() - start < 1.0
+    assert len(out) == 64_000 and out[0] == "x-cos-meta-0" and out[-1] == "host" and "x-cos-meta-1" not in out
+    params = [(f"p{i}", None) for i in range(64_000)] + [("P0", "again"), ("q-ak", "x")]
+    start = time.perf_counter()
+    out = strict_unsigned_params(params, ["p1"])
+    assert time.perf_counter() - start < 1.0
+    assert len(out) == 63_999 and out[:2] == ["p0", "p2"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(method=st.text(max_size=8), path=st.text(max_size=80), query=st.text(max_size=120),
        auth=st.text(max_size=300), cos_fs=st.none() | st.text(max_size=200), cos_sts=st.none() | st.text(max_size=80),
