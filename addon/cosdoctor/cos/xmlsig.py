@@ -257,6 +257,7 @@ class CosFormatString:
     headers: tuple[tuple[str, str], ...]
     text: str
     well_formed: bool                      # four lines and a final newline
+    truncated: tuple[str, ...] = ()        # "params"/"headers": that line held more than MAX_PAIRS pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,14 +268,16 @@ class CosStringToSign:
     well_formed: bool
 
 
-def _split_pairs(line: str) -> tuple[tuple[str, str], ...]:
+def _split_pairs(line: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The pairs of one line (at most MAX_PAIRS) and whether there were more."""
     if not line:
-        return ()
+        return (), False
+    items = line.split("&", MAX_PAIRS)
     out = []
-    for item in line.split("&", MAX_PAIRS)[:MAX_PAIRS]:
+    for item in items[:MAX_PAIRS]:
         name, _, value = item.partition("=")
         out.append((name, value))
-    return tuple(out)
+    return tuple(out), len(items) > MAX_PAIRS
 
 
 def parse_format_string(text: str | None) -> CosFormatString | None:
@@ -288,8 +291,10 @@ def parse_format_string(text: str | None) -> CosFormatString | None:
     well_formed = ends and len(lines) >= 4
     while len(lines) < 4:
         lines.append("")
-    return CosFormatString(lines[0], "\n".join(lines[1:-2]), _split_pairs(lines[-2]), _split_pairs(lines[-1]),
-                           text, well_formed)
+    params, params_cut = _split_pairs(lines[-2])
+    headers, headers_cut = _split_pairs(lines[-1])
+    cut = ("params",) * params_cut + ("headers",) * headers_cut
+    return CosFormatString(lines[0], "\n".join(lines[1:-2]), params, headers, text, well_formed, cut)
 
 
 def parse_string_to_sign(text: str | None) -> CosStringToSign | None:
@@ -327,10 +332,12 @@ def _path_hint(sent: str, cos: str) -> str | None:
 
 
 def _pair_differences(part: str, list_part: str, ours: Sequence[tuple[str, str]],
-                      theirs: Sequence[tuple[str, str]]) -> list[dict]:
+                      theirs: Sequence[tuple[str, str]], cut: bool = False) -> list[dict]:
     out: list[dict] = []
     our_names = [n for n, _ in ours]
     cos_names = [n for n, _ in theirs]
+    if cut:     # only the first MAX_PAIRS of COS's line were read: compare as many of ours
+        our_names = our_names[:len(cos_names)]
     if our_names != cos_names:
         out.append({"part": list_part, "sent": ";".join(our_names), "cos": ";".join(cos_names)})
     cos_values = dict(theirs)
@@ -359,8 +366,10 @@ def compare_with_cos(rebuilt: Rebuilt, cos_format: CosFormatString | str | None,
             if hint is not None:
                 entry["hint"] = hint
             diffs.append(entry)
-        diffs += _pair_differences("params", "param-list", rebuilt.params, cos_format.params)
-        diffs += _pair_differences("headers", "header-list", rebuilt.headers, cos_format.headers)
+        diffs += _pair_differences("params", "param-list", rebuilt.params, cos_format.params,
+                                   "params" in cos_format.truncated)
+        diffs += _pair_differences("headers", "header-list", rebuilt.headers, cos_format.headers,
+                                   "headers" in cos_format.truncated)
     cos_consistent = sha1_matches = None
     if cos_sts is not None:
         if cos_sts.key_time != rebuilt.sign_time:
