@@ -266,8 +266,9 @@ def check_analysis(a: object, *, secret_key: str | None, max_variants: int, requ
 def check_xmlapi(*, method: str = "PUT", path: str = "/", query: str = "", headers: str = "",
                  endpoint: str = "parse", creds: str = "none", now: int | None = None,
                  cos_format_string: str | None = None, cos_string_to_sign: str | None = None,
-                 max_variants: int = 400, expect: dict | None = None) -> SignatureAnalysis:
-    """Recognition, the parsers and the whole signature analysis of one request, invariants at each step."""
+                 max_variants: int = 400, expect: dict | None = None) -> tuple[CosRequest, SignatureAnalysis]:
+    """Recognition, the parsers and the whole signature analysis of one request, invariants at each step;
+    the request as recognised and the analysis."""
     pairs = header_pairs(headers)
     hmap = header_map(pairs)
     host = next((v for n, v in pairs if n.lower() == "host"), None)
@@ -316,7 +317,7 @@ def check_xmlapi(*, method: str = "PUT", path: str = "/", query: str = "", heade
     need(analysis.auth_source == source, "analysis.source-differs", (analysis.auth_source, source))
     if expect is not None:
         _check_expectation(expect, req, analysis, creds)
-    return analysis
+    return req, analysis
 
 
 def _check_expectation(expect: dict, req: CosRequest, a: SignatureAnalysis, creds: str) -> None:
