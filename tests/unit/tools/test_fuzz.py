@@ -45,7 +45,7 @@ from devkit.fuzzing.runner import (CHECKS, GENERATORS, TARGETS, Finding, attempt
 from devkit.fuzzing.scale import PROBE_SIZES, probe_inputs
 from devkit.fuzzing.xml import XML_NAMES, check_error_xml, expected_roundtrip, hand_xml, hostile_xml, mutate_xml
 from devkit.fuzzing.xmlapi import (AUTH_MODES, AUTH_NAMES, HOSTILE_VALUES, OFFICIAL_VECTORS, TWISTS, check_xmlapi,
-                                   header_block, official_request, signed_request)
+                                   header_block, official_request, signed_field, signed_request)
 from cosdoctor.cos.operations import MAX_VALUE_CHARS
 from cosdoctor.cos.xmlsig import MISTAKES
 from cosdoctor.cos.hosts import parse_cos_host
@@ -362,6 +362,14 @@ def test_signed_requests_name_the_planted_mistake(rnd, twist, creds, cos_answer)
     """Signed by the independent client, one client mistake planted: recognised as built, verified
     with the right key, and the mistake word is the one the contract names for it."""
     check_xmlapi(**signed_request(rnd, twist, creds, cos_answer))
+
+
+@CI
+@given(st.randoms(use_true_random=False), st.sampled_from(["ok", "none", "wrong"]))
+def test_signature_field_signed_for_post_root(rnd, creds):
+    """The POST form's Signature field: an auth string signed for POST / over Host and form fields."""
+    _, analysis = check_xmlapi(**signed_field(rnd, creds))
+    assert analysis.auth_source == "field" and analysis.rebuilt.path == "/"
 
 
 xml_auth_names = st.one_of(st.sampled_from(AUTH_NAMES),
