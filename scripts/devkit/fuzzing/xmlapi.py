@@ -323,12 +323,15 @@ def check_xmlapi(*, method: str = "PUT", path: str = "/", query: str = "", heade
     if field is not None:
         need(analysis.rebuilt is not None and analysis.rebuilt.path == "/", "field.signed-path")
     if expect is not None:
-        _check_expectation(expect, req, analysis, creds)
+        _check_expectation(expect, req, analysis, creds, carries_cos_signature(hmap, query))
     return req, analysis
 
 
-def _check_expectation(expect: dict, req: CosRequest, a: SignatureAnalysis, creds: str) -> None:
-    """A valid request, possibly with one planted client mistake: recognised as built, the mistake named."""
+def _check_expectation(expect: dict, req: CosRequest, a: SignatureAnalysis, creds: str, carried: bool) -> None:
+    """A valid request, possibly with one planted client mistake: recognised as built (on any host, by
+    its signature), the mistake named."""
+    if expect["mode"] != "field":
+        need(carried, "xmlapi.valid-not-recognised-as-signed", expect["mode"])
     if "operation" in expect:
         need(req.operation == expect["operation"], "xmlapi.valid-operation", (req.operation, expect["operation"]))
         need(req.key == expect["key"], "xmlapi.valid-key", (req.key, expect["key"]))
