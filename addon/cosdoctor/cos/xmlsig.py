@@ -257,6 +257,7 @@ class CosFormatString:
     headers: tuple[tuple[str, str], ...]
     text: str
     well_formed: bool                      # four lines and a final newline
+    truncated: tuple[str, ...] = ()        # "params"/"headers": that line held more than MAX_PAIRS pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,14 +268,16 @@ class CosStringToSign:
     well_formed: bool
 
 
-def _split_pairs(line: str) -> tuple[tuple[str, str], ...]:
+def _split_pairs(line: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The pairs of one line (at most MAX_PAIRS) and whether there were more."""
     if not line:
-        return ()
+        return (), False
+    items = line.split("&", MAX_PAIRS)
     out = []
-    for item in line.split("&", MAX_PAIRS)[:MAX_PAIRS]:
+    for item in items[:MAX_PAIRS]:
         name, _, value = item.partition("=")
         out.append((name, value))
-    return tuple(out)
+    return tuple(out), len(items) > MAX_PAIRS
 
 
 def parse_format_string(text: str | None) -> CosFormatString | None:
@@ -288,8 +291,10 @@ def parse_format_string(text: str | None) -> CosFormatString | None:
     well_formed = ends and len(lines) >= 4
     while len(lines) < 4:
         lines.append("")
-    return CosFormatString(lines[0], "\n".join(lines[1:-2]), _split_pairs(lines[-2]), _split_pairs(lines[-1]),
-                           text, well_formed)
+    params, params_cut = _split_pairs(lines[-2])
+    headers, headers_cut = _split_pairs(lines[-1])
+    cut = ("params",) * params_cut + ("headers",) * headers_cut
+    return CosFormatString(lines[0], "\n".join(lines[1:-2]), params, headers, text, well_formed, cut)
 
 
 def parse_string_to_sign(text: str | None) -> CosStringToSign | None:
@@ -327,10 +332,12 @@ def _path_hint(sent: str, cos: str) -> str | None:
 
 
 def _pair_differences(part: str, list_part: str, ours: Sequence[tuple[str, str]],
-                      theirs: Sequence[tuple[str, str]]) -> list[dict]:
+                      theirs: Sequence[tuple[str, str]], cut: bool = False) -> list[dict]:
     out: list[dict] = []
     our_names = [n for n, _ in ours]
     cos_names = [n for n, _ in theirs]
+    if cut:     # only the first MAX_PAIRS of COS's line were read: compare as many of ours
+        our_names = our_names[:len(cos_names)]
     if our_names != cos_names:
         out.append({"part": list_part, "sent": ";".join(our_names), "cos": ";".join(cos_names)})
     cos_values = dict(theirs)
@@ -359,8 +366,10 @@ def compare_with_cos(rebuilt: Rebuilt, cos_format: CosFormatString | str | None,
             if hint is not None:
                 entry["hint"] = hint
             diffs.append(entry)
-        diffs += _pair_differences("params", "param-list", rebuilt.params, cos_format.params)
-        diffs += _pair_differences("headers", "header-list", rebuilt.headers, cos_format.headers)
+        diffs += _pair_differences("params", "param-list", rebuilt.params, cos_format.params,
+                                   "params" in cos_format.truncated)
+        diffs += _pair_differences("headers", "header-list", rebuilt.headers, cos_format.headers,
+                                   "headers" in cos_format.truncated)
     cos_consistent = sha1_matches = None
     if cos_sts is not None:
         if cos_sts.key_time != rebuilt.sign_time:
@@ -538,7 +547,8 @@ def _time_variants(key_time: str, sign_time: str, cos_time: str | None) -> Itera
 
 
 def _final(secret: bytes, key_time: str, sts: str, *, swap_key: bool, swap_sig: bool, binary_key: bool) -> str:
-    k_args = (key_time.encode(), secret) if swap_key else (secret, key_time.encode())
+    time_bytes = key_time.encode("utf-8", "surrogatepass")   # as sign_key reads it (a header's stray bytes)
+    k_args = (time_bytes, secret) if swap_key else (secret, time_bytes)
     digest = hmac.new(k_args[0], k_args[1], hashlib.sha1)
     key = digest.digest() if binary_key else digest.hexdigest().encode()
     msg = sts.encode("utf-8", "surrogatepass")
@@ -706,10 +716,12 @@ def strict_unsigned_headers(headers: Mapping[str, str] | Iterable[tuple[str, str
     one an SDK most often adds after signing."""
     listed = {n.lower() for n in header_list}
     out: list[str] = []
+    seen: set[str] = set()      # `n in out` would make thousands of x-cos-* headers quadratic
     for name, _ in _pairs_of(headers):
         n = name.lower()
-        if n in listed or n in out:
+        if n in listed or n in seen:
             continue
+        seen.add(n)
         if n in _STRICT_HEADERS or n.startswith("x-cos-"):
             out.append(n)
     if _TOKEN in out:
@@ -722,10 +734,12 @@ def strict_unsigned_params(params: Iterable[tuple[str, str | None]], param_list:
     """The query parameters sent but not in ``q-url-param-list`` (the signature's own excepted)."""
     listed = {n.lower() for n in param_list}
     out: list[str] = []
+    seen: set[str] = set()
     for name, _ in params:
         n = cos_url_encode(name).lower()
-        if n in listed or name.lower() in _UNSIGNED_PARAMS or n in out:
+        if n in listed or name.lower() in _UNSIGNED_PARAMS or n in seen:
             continue
+        seen.add(n)
         out.append(n)
     return out
 

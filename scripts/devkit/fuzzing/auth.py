@@ -5,12 +5,24 @@ from __future__ import annotations
 import random
 import string
 
-from cosdoctor.cos.signature import KEY_TIME_RE, AuthString, is_hex40, parse_auth_string
+from cosdoctor.cos.signature import MAX_AUTH_PROBLEMS, KEY_TIME_RE, AuthString, is_hex40, parse_auth_string
 from devkit.fuzzing.common import SECRET_ID, need, rand_text
 
 def check_auth(text: object, *, expect: dict | None = None) -> AuthString:
-    auth = parse_auth_string(text)  # type: ignore[arg-type]
+    auth = check_auth_fields(parse_auth_string(text))  # type: ignore[arg-type]
+    if expect is not None:
+        need(auth.problems == (), "auth.valid-rejected", auth.problems)
+        got = {"algorithm": auth.algorithm, "ak": auth.ak, "sign_time": auth.sign_time,
+               "key_time": auth.key_time, "header_list": list(auth.header_list),
+               "param_list": list(auth.param_list), "signature": auth.signature}
+        need(got == expect, "auth.valid-values", (got, expect))
+    return auth
+
+
+def check_auth_fields(auth: object) -> AuthString:
+    """What every AuthString must hold, however it was read (a header, a query, a form field)."""
     need(type(auth) is AuthString, "auth.type", type(auth))
+    assert isinstance(auth, AuthString)
     need(isinstance(auth.problems, tuple) and all(isinstance(p, str) and p for p in auth.problems),
          "auth.problems")
     for name in ("algorithm", "ak", "sign_time", "key_time", "signature"):
@@ -27,12 +39,7 @@ def check_auth(text: object, *, expect: dict | None = None) -> AuthString:
             need(value is not None and KEY_TIME_RE.fullmatch(value), "auth.clean-but-bad-time", value)
             start, end = value.split(";")
             need(int(start) <= int(end), "auth.clean-but-reversed-time", value)
-    if expect is not None:
-        need(auth.problems == (), "auth.valid-rejected", auth.problems)
-        got = {"algorithm": auth.algorithm, "ak": auth.ak, "sign_time": auth.sign_time,
-               "key_time": auth.key_time, "header_list": list(auth.header_list),
-               "param_list": list(auth.param_list), "signature": auth.signature}
-        need(got == expect, "auth.valid-values", (got, expect))
+    need(len(auth.problems) <= MAX_AUTH_PROBLEMS + 1, "auth.problems-unbounded", len(auth.problems))
     return auth
 
 

@@ -22,8 +22,9 @@ from devkit.fuzzing.multipart import check_multipart_example, gen_multipart
 from devkit.fuzzing.pipeline import check_pipeline, gen_pipeline
 from devkit.fuzzing.policy import check_policy, gen_policy
 from devkit.fuzzing.xml import check_error_xml, gen_xml
+from devkit.fuzzing.xmlapi import check_xmlapi, gen_xmlapi
 
-TARGETS = ("multipart", "policy", "auth", "xml", "pipeline")
+TARGETS = ("multipart", "policy", "auth", "xml", "pipeline", "xmlapi")
 # Each target: its invariants, check(**args), and its seeded generator, generate(rng, **extra) -> args.
 CHECKS: dict[str, Callable[..., object]] = {
     "multipart": lambda mode="plain", **kw: check_multipart_example(mode, **kw),
@@ -31,9 +32,11 @@ CHECKS: dict[str, Callable[..., object]] = {
     "auth": check_auth,
     "xml": check_error_xml,
     "pipeline": check_pipeline,
+    "xmlapi": check_xmlapi,
 }
 GENERATORS: dict[str, Callable[..., dict]] = {
     "multipart": gen_multipart, "policy": gen_policy, "auth": gen_auth, "xml": gen_xml, "pipeline": gen_pipeline,
+    "xmlapi": gen_xmlapi,
 }
 
 

@@ -8,15 +8,17 @@ import time
 from collections.abc import Callable
 
 from cosdoctor.cos.hosts import parse_cos_host
+from cosdoctor.cos.operations import carries_cos_signature, recognise_request
 from cosdoctor.cos.policy import decode_policy, evaluate_conditions
 from cosdoctor.cos.signature import parse_auth_string
+from cosdoctor.cos.xmlsig import analyse_signature, strict_unsigned_headers
 from cosdoctor.findings.answer import explain, read_answer
 from cosdoctor.findings.request_checks import UploadRequest, analyse_request
 from cosdoctor.wire.errorxml import parse_error_xml
 from cosdoctor.wire.form import parse_form
 from cosdoctor.wire.multipart import parse_multipart
 from devkit.formbuilder import policy_b64
-from devkit.fuzzing.common import BUCKET, COS_HOST, STORES
+from devkit.fuzzing.common import BUCKET, COS_HOST, SECRET_ID, SECRET_KEY, STORES
 from devkit.fuzzing.multipart import PartSpec, build_multipart, content_type_for, delimiter
 
 def probe_inputs() -> dict[str, Callable[[int], Callable[[], object]]]:
@@ -71,15 +73,65 @@ def probe_inputs() -> dict[str, Callable[[int], Callable[[], object]]]:
                                 endpoint=parse_cos_host(COS_HOST))
         return lambda: explain(analyse_request(request, STORES["ok"], 0), read_answer(403, {}, b""), 0)
 
+    def xml_auth(header_list: str = "host", times: str = "1557989151;1557996351", param_list: str = "") -> str:
+        return (f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&q-sign-time={times}&q-key-time={times}"
+                f"&q-header-list={header_list}&q-url-param-list={param_list}&q-signature={'0' * 40}")
+
+    def header_list_names(k: int):
+        # k names listed, every other one sent, and COS's FormatString of all of them to compare with
+        names = [f"x-cos-meta-{i}" for i in range(k)]
+        headers = [("Host", COS_HOST), ("Authorization", xml_auth(";".join(["host", *names])))]
+        headers += [(n, "v") for n in names[::2]]
+        cos = "put\n/a\n\n" + "&".join(f"{n}=v" for n in sorted(["host", *names])) + "\n"
+        return lambda: analyse_signature("PUT", "/a", "", headers, server_now=1557990000, cos_format_string=cos)
+
+    def search_headers(k: int):
+        # the mistake search with the SecretKey over k listed headers (the FormatString stays under
+        # MAX_SEARCH_CHARS up to 8,192 names): its budget bounds the variants, each costs O(k)
+        names = [str(i) for i in range(k)]
+        headers = [("Host", COS_HOST), ("Authorization", xml_auth(";".join(["host", *names])))]
+        headers += [(n, "v") for n in names]
+        return lambda: analyse_signature("PUT", "/a+b", "", headers, secret_key=SECRET_KEY, server_now=1557990000)
+
+    def sign_time_digits(k: int):
+        times = "1" * k + ";" + "2" * k
+        headers = [("Host", COS_HOST), ("Authorization", xml_auth(times=times))]
+        return lambda: analyse_signature("PUT", "/a", "", headers, secret_key=SECRET_KEY, server_now=1557990000)
+
+    def presigned_duplicates(k: int):
+        # a presigned URL whose q-* pairs repeat k times, a q-header-list of k names and a path of k '+'
+        pairs = xml_auth(";".join(f"h{i}" for i in range(k))).replace(";", "%3B")
+        query = "&".join([pairs] * (1 + k // 100))
+        path = "/" + "a+%E6%96%87" * k
+        headers = {"host": COS_HOST}
+        return lambda: (recognise_request("GET", path, query, headers), carries_cos_signature(headers, query),
+                        analyse_signature("GET", path, query, headers, secret_key=SECRET_KEY))
+
+    def recognise_long(k: int):
+        path = "/" + "%E6%96%87%zz+" * k
+        query = "&".join(f"p{i}=%2B{'x' * 50}" for i in range(k)) + "&partNumber=" + "9" * k + "&uploadId=" + "u" * k
+        headers = {"host": COS_HOST, "authorization": xml_auth(";".join(f"h{i}" for i in range(k)))}
+        return lambda: (recognise_request("PUT", path, query, headers), carries_cos_signature(headers, query))
+
+    def strict_headers(k: int):
+        headers = [(f"x-cos-meta-{i}", "v") for i in range(k)] + [("x-cos-security-token", "t"), ("Host", COS_HOST)]
+        return lambda: strict_unsigned_headers(headers, ["host"])
+
     return {"multipart-parts": many_parts, "multipart-near-misses": near_misses,
             "multipart-headers": headers_heavy, "policy-conditions": conditions,
             "policy-duplicate-keys": duplicate_keys, "policy-base64-whitespace": b64_whitespace,
-            "auth-items": auth_items, "xml-children": xml_children, "pipeline-fields": pipeline_fields}
+            "auth-items": auth_items, "xml-children": xml_children, "pipeline-fields": pipeline_fields,
+            "xmlsig-header-list": header_list_names, "xmlsig-search": search_headers,
+            "xmlsig-sign-time-digits": sign_time_digits, "xmlsig-presigned-duplicates": presigned_duplicates,
+            "ops-recognise-long": recognise_long, "xmlsig-strict-headers": strict_headers}
 
 
 PROBE_SIZES = {"multipart-parts": 600, "multipart-near-misses": 20_000, "multipart-headers": 150,
                "policy-conditions": 300, "policy-duplicate-keys": 2_000, "policy-base64-whitespace": 2_000,
-               "auth-items": 3_000, "xml-children": 3_000, "pipeline-fields": 150}
+               "auth-items": 3_000, "xml-children": 3_000, "pipeline-fields": 150,
+               # the XML API: 4k..64k header names, 512..8k searched, 6k..100k digits
+               "xmlsig-header-list": 4_000, "xmlsig-search": 512, "xmlsig-sign-time-digits": 6_250,
+               "xmlsig-presigned-duplicates": 1_000, "ops-recognise-long": 1_000, "xmlsig-strict-headers": 4_000}
 
 
 def scale_probes(factor: int = 16) -> list[tuple[str, float, float, float]]:

@@ -44,6 +44,10 @@ from devkit.fuzzing.runner import (CHECKS, GENERATORS, TARGETS, Finding, attempt
                                    minimise, replay, run_check, write_finding)
 from devkit.fuzzing.scale import PROBE_SIZES, probe_inputs
 from devkit.fuzzing.xml import XML_NAMES, check_error_xml, expected_roundtrip, hand_xml, hostile_xml, mutate_xml
+from devkit.fuzzing.xmlapi import (AUTH_MODES, AUTH_NAMES, HOSTILE_VALUES, OFFICIAL_VECTORS, TWISTS, check_xmlapi,
+                                   header_block, official_request, signed_field, signed_request)
+from cosdoctor.cos.operations import MAX_VALUE_CHARS
+from cosdoctor.cos.xmlsig import MISTAKES
 from cosdoctor.cos.hosts import parse_cos_host
 from cosdoctor.cos.times import format_iso8601, parse_iso8601
 from cosdoctor.wire.multipart import MAX_PARTS, parse_multipart
@@ -338,6 +342,130 @@ def requests_and_answers(draw) -> dict:
 @given(requests_and_answers())
 def test_pipeline_gives_catalogued_json_findings(args):
     check_pipeline(**args)
+
+
+# --- XML-API requests: header-signed PUT, presigned URLs, sign= --------------------------------------
+
+@pytest.mark.parametrize("creds", ["ok", "none"])
+@pytest.mark.parametrize("mode", AUTH_MODES)
+@pytest.mark.parametrize("vector", sorted(OFFICIAL_VECTORS))
+def test_official_vectors_verify_in_every_carrier(vector, mode, creds):
+    _, analysis = check_xmlapi(**official_request(vector, mode, creds))      # includes the StringToSign
+    assert analysis.mistake is None and analysis.auth_source == mode
+    assert analysis.signature_matches is (True if creds == "ok" else None)
+
+
+@CI
+@given(st.randoms(use_true_random=False), st.sampled_from(sorted(set(TWISTS), key=str)),
+       st.sampled_from(["ok", "ok", "none", "wrong"]), st.booleans())
+def test_signed_requests_name_the_planted_mistake(rnd, twist, creds, cos_answer):
+    """Signed by the independent client, one client mistake planted: recognised as built, verified
+    with the right key, and the mistake word is the one the contract names for it."""
+    check_xmlapi(**signed_request(rnd, twist, creds, cos_answer))
+
+
+@CI
+@given(st.randoms(use_true_random=False), st.sampled_from(["ok", "none", "wrong"]))
+def test_signature_field_signed_for_post_root(rnd, creds):
+    """The POST form's Signature field: an auth string signed for POST / over Host and form fields."""
+    _, analysis = check_xmlapi(**signed_field(rnd, creds))
+    assert analysis.auth_source == "field" and analysis.rebuilt.path == "/"
+
+
+xml_auth_names = st.one_of(st.sampled_from(AUTH_NAMES),
+                           st.sampled_from(["Q-AK", " q-ak", "q-ak ", "", "sign", "q-"]), st.text(max_size=8))
+xml_auth_values = st.one_of(
+    st.sampled_from(HOSTILE_VALUES), st.text(max_size=40),
+    st.integers(1, 20_000).map(lambda n: "1;" + "9" * n),                  # times of thousands of digits
+    st.integers(1, 5_000).map(lambda n: ";".join(f"x-cos-meta-{i}" for i in range(n))),   # header names
+    st.text(alphabet="\x00\x01\x1f\x7f\t\r;&=%+ 文😀\udcff", max_size=60))
+xml_query_items = st.lists(st.tuples(
+    st.one_of(st.sampled_from(["partNumber", "uploadId", "uploads", "sign", "x-cos-security-token", "acl",
+                               "response-content-type", "q-ak", "Q-SIGNATURE"]), st.text(max_size=6)),
+    st.one_of(st.none(), st.sampled_from(["", "9" * 4000, "１２", "-1", "0", "10001", "x" * 100_000, "%", "+ +",
+                                          "%E8%85"]), st.text(max_size=20))), max_size=5)
+xml_paths = st.one_of(st.sampled_from(["/", "", "//", "/a+b c", "/文件/上传 测试+1.png", "/%zz%E8%85%",
+                                       "/%00%2F..", "/\udce4\udcb8", "/" + "+" * 10_000, "/" + "%E8" * 3_000]),
+                      st.text(max_size=60))
+xml_header_items = st.lists(st.tuples(
+    st.one_of(st.sampled_from(["Host", "Content-Type", "x-cos-security-token", "x-cos-meta-a", "Authorization",
+                               "Date"]), st.text(alphabet=string.ascii_letters + "-", min_size=1, max_size=10)),
+    st.one_of(st.sampled_from(["", COS_HOST, "cdn.example.com", "text/plain; charset=UTF-8", "\udcff", "文件"]),
+              st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=30))), max_size=6)
+
+
+@CI
+@given(st.lists(st.tuples(xml_auth_names, xml_auth_values, st.booleans()), max_size=12),
+       st.sampled_from(AUTH_MODES), st.sampled_from(["PUT", "GET", "POST", "put", "", "OPTIONS", "DELETE"]),
+       xml_paths, xml_query_items, xml_header_items,
+       st.sampled_from(["parse", "custom", "none"]), st.sampled_from(["ok", "none", "wrong"]),
+       st.one_of(st.none(), st.integers(-(2 ** 70), 2 ** 70), st.integers(1_500_000_000, 2_000_000_000)),
+       st.one_of(st.none(), st.text(max_size=200), st.sampled_from(["put\n/a\n\nhost=x\n", "\n" * 3000])),
+       st.one_of(st.none(), st.text(max_size=80), st.just("sha1\n1;2\n" + "0" * 40 + "\n")),
+       st.sampled_from([400, 400, 0, 7]))
+def test_hostile_xml_api_requests_give_a_finding_or_nothing(auth, mode, method, path, query, headers, endpoint,
+                                                           creds, now, cos_fs, cos_sts, budget):
+    auth_text = "&".join(f"{n}={v}" if eq else n for n, v, eq in auth)
+    query_text = "&".join(n if v is None else f"{n}={v}" for n, v in query)
+    header_list = [*headers, ("Host", COS_HOST)]
+    if mode == "authorization":
+        header_list.append(("Authorization", auth_text))
+    elif mode == "query":
+        query_text = "&".join(filter(None, [query_text, auth_text]))
+    else:
+        query_text = "&".join(filter(None, [query_text, "sign=" + auth_text.replace("&", "%26")]))
+    check_xmlapi(method=method, path=path, query=query_text, headers=header_block(header_list), endpoint=endpoint,
+                 creds=creds, now=now, cos_format_string=cos_fs, cos_string_to_sign=cos_sts, max_variants=budget)
+
+
+def xml_auth(**values: str) -> str:
+    times = "1557989151;1557996351"
+    base = {"q-sign-algorithm": "sha1", "q-ak": SECRET_ID, "q-sign-time": times, "q-key-time": times,
+            "q-header-list": "host", "q-url-param-list": "", "q-signature": "0" * 40}
+    base.update({k.replace("_", "-"): v for k, v in values.items()})
+    return "&".join(f"{k}={v}" for k, v in base.items())
+
+
+HOST_LINE = f"Host: {COS_HOST}\n"
+XML_API_CASES = {   # name -> (check_xmlapi's arguments, what the result must say)
+    "empty-authorization": ({"headers": HOST_LINE + "Authorization: \n"},
+                            lambda a, r: a.auth is None and r.auth == "anonymous"),
+    "huge-authorization": ({"headers": HOST_LINE + "Authorization: " + "q-ak=" * 50_000 + "\n"},
+                           lambda a, r: a.mistake == "malformed"),
+    "times-of-100k-digits": ({"headers": HOST_LINE + "Authorization: " + xml_auth(q_sign_time="1" * 100_000 + ";2",
+                                                                                  q_key_time="9" * 100_000) + "\n"},
+                             lambda a, r: a.mistake == "malformed" and a.sign_time["state"] == "unknown"),
+    "20k-header-names": ({"headers": HOST_LINE + "Authorization: " + xml_auth(
+                              q_header_list=";".join(f"x-cos-meta-{i}" for i in range(20_000))) + "\n"},
+                         lambda a, r: a.mistake == "signed-header-missing" and len(a.missing_headers) == 20_000),
+    "duplicated-pairs": ({"headers": HOST_LINE + "Authorization: " + xml_auth() + "&q-ak=AKIDother\n"},
+                         lambda a, r: a.mistake == "malformed" and "duplicate q-ak" in a.auth.problems),
+    "control-characters": ({"headers": HOST_LINE + "Authorization: " + xml_auth(q_ak="AK\x00\x1f\x7f",
+                                                                                q_header_list="ho\x7fst;\r") + "\n"},
+                           lambda a, r: a.mistake in MISTAKES),
+    "surrogate-key-time": ({"headers": HOST_LINE + "Authorization: " + xml_auth(q_key_time="1;\udcff") + "\n"},
+                           lambda a, r: a.mistake == "malformed"),
+    "presigned-duplicates": ({"query": "&".join([xml_auth().replace(";", "%3B")] * 100)},
+                             lambda a, r: a.auth_source == "query" and a.mistake == "malformed"
+                             and r.query_truncated),
+    "sign-double-encoded": ({"query": "sign=" + xml_auth().replace("&", "%2526").replace("=", "%253D")},
+                            lambda a, r: a.auth_source == "sign" and a.mistake == "malformed"),
+    "sign-empty": ({"query": "sign="}, lambda a, r: a.auth_source == "sign" and a.mistake == "malformed"),
+    "percent-garbage-path": ({"path": "/%zz%E8%85%/%", "headers": HOST_LINE + "Authorization: " + xml_auth() + "\n"},
+                             lambda a, r: r.key == "%zz\ufffd%/%" and a.rebuilt.path == "/%zz\ufffd%/%"),
+    "absurd-part-number": ({"query": "partNumber=" + "9" * 4000 + "&uploadId=" + "u" * 1_000_000},
+                           lambda a, r: r.operation == "UploadPart" and len(r.part_number) == 32
+                           and len(r.upload_id) == MAX_VALUE_CHARS),
+    "fullwidth-part-number": ({"query": "partNumber=１２&uploadId=x"}, lambda a, r: r.part_number == "１２"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(XML_API_CASES))
+def test_absurd_xml_api_requests(case):
+    args, verdict = XML_API_CASES[case]
+    args = {"method": "PUT", "path": "/a", "headers": HOST_LINE, "creds": "ok", "now": 1557990000, **args}
+    request, analysis = check_xmlapi(**args)
+    assert verdict(analysis, request), (analysis.mistake, analysis.auth and analysis.auth.problems[:3])
 
 
 # --- the long run's own generators, so scripts/fuzz.py cannot rot ------------------------------------
