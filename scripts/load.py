@@ -254,7 +254,7 @@ def check(result: LoadResult) -> list[str]:
 def addon_tracebacks(log: str) -> int:
     """Tracebacks that pass through the addon (mitmproxy's own shutdown noise is not ours)."""
     blocks = re.split(r"(?m)^(?=Traceback \(most recent call last\):)", log)[1:]
-    return sum(1 for block in blocks if "cos_addon.py" in block or "/cosdoctor/" in block)
+    return sum(1 for block in blocks if any(marker in block for marker in ("cos_addon.py", "/cosdoctor/", "/cosaddons/")))
 
 
 def percentile(values: list[float], q: float) -> float:
