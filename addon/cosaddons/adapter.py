@@ -10,6 +10,7 @@ import time
 from mitmproxy import http
 
 from cosdoctor.cos.hosts import CosEndpoint
+from cosdoctor.cos.operations import carries_cos_signature
 from cosdoctor.findings.diagnose import PlainResponse, request_for
 from cosdoctor.findings.request_checks import UploadRequest
 from cosdoctor.wire.headers import header_dict, header_value
@@ -21,6 +22,16 @@ _RAW = object()         # plain_request's default body: the request's own raw by
 def header(message: http.Message, name: bytes) -> str | None:
     """message.headers.get(name) for a lower-case name, straight from the raw fields."""
     return header_value(message.data.headers.fields, name)
+
+
+def signed_for_cos(request: http.Request) -> bool:
+    """A request on any host whose Authorization header or query carries a COS signature (the
+    contract's "recognised on any host"): substring tests, no parsing, no body."""
+    path = request.path
+    if "q-" in path and "?" in path and carries_cos_signature({}, path.partition("?")[2]):
+        return True
+    authorization = header(request, b"authorization")
+    return authorization is not None and carries_cos_signature({"authorization": authorization})
 
 
 def host_of(request: http.Request) -> str | None:

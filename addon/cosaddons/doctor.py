@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from mitmproxy import ctx, exceptions, http
 
-from cosaddons.adapter import header, host_of, plain_request, plain_response, time_of, url_of
+from cosaddons.adapter import header, host_of, plain_request, plain_response, signed_for_cos, time_of, url_of
 from cosaddons.audit import CosAudit
 from cosaddons.block import LOCAL_KEY, CosBlock
 from cosaddons.commands import CosCommands
@@ -154,6 +154,8 @@ class CosDoctor:
                 return endpoint
         if self.hosts.patterns and self.hosts.matches(host):
             return custom_endpoint(host)
+        if signed_for_cos(request):
+            return custom_endpoint(host or request.host)
         if request.method == "POST" and is_multipart_form(header(request, b"content-type")):
             body = request.raw_content
             if body is None and tee is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from mitmproxy import http
 
-from cosaddons.adapter import header, host_of, plain_request, plain_response, time_of, url_of
+from cosaddons.adapter import header, host_of, plain_request, plain_response, signed_for_cos, time_of, url_of
 from cosdoctor.cos.hosts import parse_cos_host
 from cosdoctor.wire.stream import StreamTee
 
@@ -96,3 +96,21 @@ def test_url_is_the_addressed_one_and_time_falls_back_to_now():
     assert url_of(request) == f"http://{HOST}/path?x=1"
     request.timestamp_start = None
     assert time_of(request) > 1_700_000_000
+
+
+AUTH = ("q-sign-algorithm=sha1&q-ak=AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q&q-sign-time=1557989151;1557996351"
+        "&q-key-time=1557989151;1557996351&q-header-list=host&q-url-param-list="
+        "&q-signature=3b8851a11a569213c17ba8fa7dcf2abec6935172")
+
+
+@pytest.mark.parametrize("target, fields, expected", [
+    ("/a.txt", [(b"Authorization", AUTH.encode())], True),                 # header-signed PUT (putObject)
+    ("/a.txt?" + AUTH.replace(";", "%3B"), [], True),                     # a presigned URL
+    ("/a.txt?sign=" + AUTH.replace("&", "%26").replace("=", "%3D"), [], True),   # the old sign= form
+    ("/a.txt", [(b"Authorization", b"Bearer abc")], False),
+    ("/a.txt?q-ak=x", [], False),                                          # not a whole signature
+    ("/search?q-signature=1", [(b"Authorization", b"q-ak=1")], False),
+])
+def test_signed_for_cos_on_any_host(target, fields, expected):
+    request = http.Request.make("PUT", f"http://cdn.example.com{target}", b"", fields)
+    assert signed_for_cos(request) is expected

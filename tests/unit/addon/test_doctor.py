@@ -246,3 +246,19 @@ def test_har_entry_without_response_is_not_explained_as_an_error(addon):
         addon.response(flow)
     ids = [f["id"] for f in flow.metadata["cos"]["findings"]]
     assert not [i for i in ids if i.startswith("Unknown_")]
+
+
+def test_a_signed_put_on_any_host_is_a_cos_flow(addon):
+    """The contract: a request whose Authorization carries a COS signature is a COS flow on any host."""
+    auth = ("q-sign-algorithm=sha1&q-ak=AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q&q-sign-time=1;2&q-key-time=1;2"
+            "&q-header-list=host&q-url-param-list=&q-signature=3b8851a11a569213c17ba8fa7dcf2abec6935172")
+    request = http.Request.make("PUT", "http://files.example.com/a.txt", b"data",
+                                {"Host": "files.example.com", "Authorization": auth})
+    flow = tflow.tflow(req=request, resp=cos_error(403, "AccessDenied", "Access Denied."))
+    plain = tflow.tflow(req=http.Request.make("PUT", "http://files.example.com/a.txt", b"data",
+                                              {"Host": "files.example.com", "Authorization": "Bearer x"}),
+                        resp=cos_error(403, "AccessDenied", "Access Denied."))
+    with taddons.context(addon):
+        addon.response(flow)
+        addon.response(plain)
+    assert "cos" in flow.metadata and "cos" not in plain.metadata
