@@ -18,19 +18,33 @@ def enc(s: str) -> str:
     return quote(s, safe="-_.~")
 
 
-def sign(method: str, path: str, params: dict, headers: dict, *, key_time: str, secret: str = SECRET_KEY,
-         secret_id: str = SECRET_ID) -> str:
-    """The auth string for what the client believes it sends (``path`` decoded, with its '/')."""
+def client_sign(method: str, path: str, params: dict, headers: dict, *, key_time: str,
+                secret: str = SECRET_KEY, secret_id: str = SECRET_ID, listed_time: str | None = None,
+                swap: bool = False, upper: bool = False, header_list: str | None = None) -> tuple[str, str]:
+    """(auth string, http string) as a client computes them for what it *thinks* it sends (``path``
+    decoded, with its '/'). The switches are the usual client mistakes: another KeyTime listed than
+    signed, HMAC arguments swapped, upper-case hex, a q-header-list that is not what was signed."""
     hp = sorted((enc(k).lower(), enc(v)) for k, v in params.items())
     hh = sorted((enc(k).lower(), enc(v)) for k, v in headers.items())
     http = (f"{method.lower()}\n{path}\n" + "&".join(f"{k}={v}" for k, v in hp) + "\n"
             + "&".join(f"{k}={v}" for k, v in hh) + "\n")
     sts = f"sha1\n{key_time}\n{hashlib.sha1(http.encode()).hexdigest()}\n"
     key = hmac.new(secret.encode(), key_time.encode(), hashlib.sha1).hexdigest()
-    sig = hmac.new(key.encode(), sts.encode(), hashlib.sha1).hexdigest()
-    return (f"q-sign-algorithm=sha1&q-ak={secret_id}&q-sign-time={key_time}&q-key-time={key_time}"
-            f"&q-header-list={';'.join(k for k, _ in hh)}&q-url-param-list={';'.join(k for k, _ in hp)}"
-            f"&q-signature={sig}")
+    sig = (hmac.new(sts.encode(), key.encode(), hashlib.sha1) if swap
+           else hmac.new(key.encode(), sts.encode(), hashlib.sha1)).hexdigest()
+    if upper:
+        sig = sig.upper()
+    t = listed_time or key_time
+    hl = header_list if header_list is not None else ";".join(k for k, _ in hh)
+    auth = (f"q-sign-algorithm=sha1&q-ak={secret_id}&q-sign-time={t}&q-key-time={t}"
+            f"&q-header-list={hl}&q-url-param-list={';'.join(k for k, _ in hp)}&q-signature={sig}")
+    return auth, http
+
+
+def sign(method: str, path: str, params: dict, headers: dict, *, key_time: str, secret: str = SECRET_KEY,
+         secret_id: str = SECRET_ID) -> str:
+    """The auth string for what the client believes it sends."""
+    return client_sign(method, path, params, headers, key_time=key_time, secret=secret, secret_id=secret_id)[0]
 
 
 def as_query(auth: str) -> str:
