@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import signing_client
-from signing_client import enc
+from devkit import signing_client
+from devkit.signing_client import enc
 from cosdoctor.cos.hosts import parse_cos_host
 from cosdoctor.cos.signature import parse_auth_string
 from cosdoctor.cos.xmlsig import (
