@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
@@ -853,11 +853,15 @@ def analyse_signature(method: str, raw_path: str, raw_query: str,
                       cos_string_to_sign: str | None = None, alt_hosts: Sequence[str] = (),
                       endpoint: CosEndpoint | None = None, auth_text: str | None = None,
                       signed_path: str | None = None, fallback_values: Mapping[str, str] | None = None,
-                      max_variants: int = MAX_VARIANTS) -> SignatureAnalysis:
+                      max_variants: int = MAX_VARIANTS,
+                      secret_for: Callable[[str], tuple[str, str | None] | None] | None = None
+                      ) -> SignatureAnalysis:
     """The whole signature check of one request, as plain data (``.evidence()`` for a finding).
 
     ``auth_text`` (with ``signed_path`` and ``fallback_values``) serves the POST form's
-    ``Signature`` field: an auth string that is neither a header nor in the query. ``mistake``
+    ``Signature`` field: an auth string that is neither a header nor in the query. ``secret_for``
+    (q-ak -> (SecretKey, token) or None) looks the key up once the auth string is parsed, when no
+    ``secret_key`` is given: the auth string is read once. ``mistake``
     is, in this order: ``malformed`` (the auth string cannot be checked), ``expired-sign-time``
     (against ``server_now``), the search's word (with ``secret_key``), a listed header not sent,
     the first difference with COS's FormatString, the first suspect, and ``wrong-secret-key`` only
@@ -878,6 +882,10 @@ def analyse_signature(method: str, raw_path: str, raw_query: str,
                                  {"state": "unknown", "start": None, "end": None, "now": server_now},
                                  token_sent, None, ("auth-string",), 0, cos_format_string, cos_string_to_sign)
     checked.append("auth-string")
+    if secret_key is None and secret_for is not None and auth.ak:
+        found = secret_for(auth.ak)
+        if found is not None:
+            secret_key, known_token = found
     rebuilt = rebuild(parts, auth, path=signed_path, fallback_values=fallback_values)
     comparison = None
     if cos_fs is not None or cos_sts is not None:

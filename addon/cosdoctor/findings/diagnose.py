@@ -52,7 +52,7 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
         status = answer.status
         error = answer.error_record()
     secrets = credentials.secrets() if credentials else ()
-    sent = _sent_secrets(analysis)
+    sent = _sent_secrets(analysis) if findings or error else []     # nothing quotes them otherwise
     return Diagnosis(analysis, _clean(findings, sent), _clean(error, sent), status, secrets)
 
 

@@ -23,7 +23,7 @@ from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.wire.form import UploadForm, parse_form
 from cosdoctor.cos.hosts import CosEndpoint
 from cosdoctor.cos.operations import TOKEN_NAME, CosRequest, recognise_request, split_target
-from cosdoctor.cos.xmlsig import SignatureAnalysis, analyse_signature, request_auth, request_parts
+from cosdoctor.cos.xmlsig import SignatureAnalysis, analyse_signature
 from cosdoctor.cos.times import format_iso8601, whole_hour_offset
 from cosdoctor.cos.policy import ConditionResult, Policy, decode_policy, evaluate_conditions
 from cosdoctor.cos.secrets import redact_evidence, shorten
@@ -704,19 +704,19 @@ def signed_request_signature(analysis: Analysis, credentials: CredentialStore | 
     looked up by q-ak. `search=False`: verify only (an accepted request needs no mistake search)."""
     request = analysis.request
     raw_path, raw_query = split_target(request.path)
-    credential = None
-    if credentials is not None:
-        auth, _ = request_auth(request_parts(request.method, raw_path, raw_query, request.headers))
-        credential = credentials.get(auth.ak) if auth is not None else None
-    analysis.secret_known = credential is not None
-    return analyse_signature(
+
+    def secret_for(secret_id: str) -> tuple[str, str | None] | None:
+        credential = credentials.get(secret_id) if credentials is not None else None
+        return (credential.secret_key, credential.token) if credential is not None else None
+
+    sa = analyse_signature(
         request.method, raw_path, raw_query, request.headers,
-        secret_key=credential.secret_key if credential is not None else None,
-        known_token=credential.token if credential is not None else None,
         server_now=analysis.now if server_now is None else server_now,
         cos_format_string=cos_format_string, cos_string_to_sign=cos_string_to_sign,
-        endpoint=analysis.endpoint, alt_hosts=_alt_hosts(analysis),
+        endpoint=analysis.endpoint, alt_hosts=_alt_hosts(analysis), secret_for=secret_for,
         **({} if search else {"max_variants": 1}))
+    analysis.secret_known = sa.verified
+    return sa
 
 
 def signature_evidence(analysis: Analysis, sa: SignatureAnalysis) -> dict:

@@ -17,6 +17,7 @@ from devkit.bench.measure import KIB, MIB, Config, cpu, cpu_ns, human, median_ci
 from devkit.bench.proxies import (HOOK_TIMER, VARIANTS, Client, Kind, pin_proxies, start_emulator,
                                   start_mitmdump, start_proxy)
 from devkit.formbuilder import FormSpec
+from devkit.signing_client import sign
 
 def request_kinds(config: Config) -> list[Kind]:
     kinds = []
@@ -25,6 +26,13 @@ def request_kinds(config: Config) -> list[Kind]:
         body, content_type = spec.encode(BOUNDARY)
         kinds.append(Kind(f"COS upload {human(size)}", "POST", cosrig.COS_HOST, "/", body, content_type,
                           204, config.batch["large" if size >= MIB else "small"]))
+    put_body = file_data(MIB, 11)
+    put_path = "/bench/put-1m.bin"
+    now = int(time.time())
+    auth = sign("PUT", put_path, {}, {"host": cosrig.COS_HOST, "content-length": str(len(put_body))},
+                key_time=f"{now - 60};{now + 86400}")                     # header-signed, as putObject does
+    kinds.append(Kind("COS PUT 1 MiB", "PUT", cosrig.COS_HOST, put_path, put_body, "application/octet-stream",
+                      200, config.batch["large"], (("Authorization", auth),)))
     kinds.append(Kind("non-COS POST 64 KiB", "POST", NON_COS_HOST, "/upload",
                       file_data(64 * KIB, 7), "application/octet-stream", 400, config.batch["small"]))
     form_body, form_type = FormSpec([("title", "holiday"), ("note", "x" * 100)], file_name="photo.jpg",

@@ -62,6 +62,7 @@ class Kind:
     content_type: str | None
     expect: int
     batch: int
+    headers: tuple[tuple[str, str], ...] = ()     # more request headers (a PUT's Authorization)
 
 
 class Client:
@@ -81,6 +82,7 @@ class Client:
                 headers["X-Bench-Kind"] = kind.name
             if kind.content_type:
                 headers["Content-Type"] = kind.content_type
+            headers.update(kind.headers)
             try:
                 self.conn.request(kind.method, kind.path, body=kind.body or None, headers=headers)
                 response = self.conn.getresponse()

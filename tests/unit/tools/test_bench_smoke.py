@@ -165,7 +165,8 @@ def test_quick_run_prints_one_table_and_saves_the_figures(tmp_path):
     assert {r["case"] for r in saved["linear"]} == set(pathological_bodies(1024))
     floor = [r for r in saved["parsers"] if r["parser"] == "bytes.find (floor)"]
     assert len(floor) == len(QUICK.file_sizes) + 1 and all(r["mb_per_s"] > 0 for r in floor)
-    assert len(saved["end_to_end"]) == len(QUICK.uploads) + 3
+    assert len(saved["end_to_end"]) == len(QUICK.uploads) + 4            # + a header-signed PUT, 3 non-COS kinds
+    assert "COS PUT 1 MiB" in {r["kind"] for r in saved["end_to_end"]}
     assert all(r["cpu_ms_with"] > 0 and r["cpu_ms_without"] > 0 and r["cpu_ms_script"] > 0
                for r in saved["end_to_end"])
     # the addon's hooks were timed inside mitmdump: COS uploads cost something, every kind was seen
