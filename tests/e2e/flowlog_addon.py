@@ -1,7 +1,7 @@
 """Test-only mitmproxy script: one JSON line per finished flow, as the client got it.
 
 Load it after addon/cos_addon.py (so its `response` hook sees the headers the COS addon added) with
-`--set test_flowlog=<path>`. Each line: the HTTP version the client spoke to the proxy, the Host the
+`--set test_flowlog=<path>`. Each line: the HTTP version the client spoke to the proxy, whether it spoke TLS and its ALPN, the Host the
 client addressed, method, path, status, the X-COS-Diagnosis header the client received (or null),
 and whether an upstream server was ever connected for the flow (false: the answer was made in the
 proxy). Never shipped.
@@ -24,7 +24,8 @@ class FlowLog:
         line = {
             "id": flow.id,
             "http_version": flow.request.http_version,
-            "scheme": flow.request.scheme,
+            "client_tls": bool(flow.client_conn.tls_established),
+            "client_alpn": flow.client_conn.alpn.decode("ascii", "replace") if flow.client_conn.alpn else None,
             "host": flow.request.host_header or flow.request.host,
             "method": flow.request.method,
             "path": flow.request.path,
