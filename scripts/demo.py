@@ -3,7 +3,8 @@
 
 Starts the emulator and `mitmdump -s addon/cos_addon.py` (reverse mode, COS Host kept), sends the
 seven failing uploads of COS's "POST Object common exceptions" page plus a good one with urllib,
-and prints what the client received (status, X-COS-Diagnosis) and the addon's report. Everything
+then the other upload paths (a header-signed PUT whose key has a `+`, signed as a client that signs
+the raw key, and the same done right; a presigned GET used after it expired), and prints what the client received (status, X-COS-Diagnosis) and the addon's report. Everything
 runs in a temporary folder (it holds a credentials file), removed when the demo ends, Ctrl-C too.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cosrig  # noqa: E402
+from devkit.signing_client import as_query, sign  # noqa: E402
 from seedcases import CASES, encode  # noqa: E402
 
 LOCAL_REQUEST_ID = "cosdoctor-"      # block mode's own answers carry this RequestId prefix
@@ -36,6 +38,35 @@ def send(proxy_url: str, body: bytes, content_type: str) -> tuple[int, dict[str,
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers)
+
+
+def send_raw(proxy_url: str, method: str, target: str, headers: dict[str, str],
+             body: bytes | None = None) -> tuple[int, dict[str, str]]:
+    """One request exactly as given (urllib keeps the target's `+` and %2B as they are)."""
+    request = urllib.request.Request(proxy_url + target, data=body, method=method,
+                                     headers={"Host": cosrig.COS_HOST, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def xml_api_cases(now: int) -> list[tuple[str, str, str, dict[str, str], bytes | None]]:
+    """(title, method, target, headers, body): the SDKs' other ways to upload and download."""
+    key_time = f"{now - 60};{now + 900}"
+    body = b"hello, COS\n"
+    length = {"content-length": str(len(body))}
+    raw_plus = sign("PUT", "/photos/a+b.jpg", {}, {"host": cosrig.COS_HOST, **length}, key_time=key_time)
+    expired_time = f"{now - 3600};{now - 1800}"
+    presigned = as_query(sign("GET", "/photos/a+b.jpg", {}, {"host": cosrig.COS_HOST}, key_time=expired_time))
+    return [
+        ("PUT, key with + sent raw (COS reads a space)", "PUT", "/photos/a+b.jpg",
+         {"Authorization": raw_plus, "Content-Length": length["content-length"]}, body),
+        ("PUT, the same key sent as %2B", "PUT", "/photos/a%2Bb.jpg",
+         {"Authorization": raw_plus, "Content-Length": length["content-length"]}, body),
+        ("presigned GET used after it expired", "GET", "/photos/a%2Bb.jpg?" + presigned, {}, None),
+    ]
 
 
 def received_line(title: str, status: int, headers: dict[str, str]) -> list[str]:
@@ -98,6 +129,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             for case in CASES:
                 status, headers = send(proxy.url, *encode(case.build(now), case.damage))
                 print("\n".join(received_line(case.title, status, headers)), flush=True)
+            for title, method, target, headers, body in xml_api_cases(now):
+                status, answer = send_raw(proxy.url, method, target, headers, body)
+                print("\n".join(received_line(title, status, answer)), flush=True)
         finally:
             proxy.stop()
     finally:

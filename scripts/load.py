@@ -34,7 +34,7 @@ import cosrig  # noqa: E402
 from seedcases import CASES, SeedCase, encode  # noqa: E402
 
 RECORD_KEYS = ("time", "flow_id", "client", "method", "url", "host", "bucket", "region", "key", "status",
-               "error", "findings", "action")
+               "error", "findings", "action", "operation", "auth", "upload_id", "part_number")
 
 
 @dataclass

@@ -5,7 +5,7 @@ whatever the number of features; a hook with nothing to do is switched off (None
 traffic pays almost nothing. A flow passes through it like this:
 
     requestheaders  streamed multipart POST only (stream_large_bodies): keep its first bytes
-    request         cos_validate warn/block only: recognise, check before upstream, annotate;
+    request         cos_validate warn/block only: recognise, check before upstream (any method), annotate;
                     block mode (CosBlock) may answer it locally
     response/error  recognise (once: the request's decision is reused), diagnose with COS's
                     answer, annotate (metadata, comment, mark, X-COS-Diagnosis headers), then
@@ -181,8 +181,9 @@ class CosDoctor:
 
     @fail_open
     def request(self, flow: http.HTTPFlow) -> None:
-        """Pre-flight (cos_validate warn or block): check the upload before it goes upstream."""
-        if flow.response or flow.error or flow.request.method != "POST":
+        """Pre-flight (cos_validate warn or block): check the request before it goes upstream (a POST
+        Object form, a header-signed PUT, a presigned URL, a multipart call: every COS request)."""
+        if flow.response or flow.error:
             return
         state = self._flows.get(flow.id)
         endpoint = self.classify(flow, state.tee if state else None)

@@ -32,7 +32,8 @@ def record_of(flow: http.HTTPFlow, diagnosis: Diagnosis, action: str, lang: str 
     return record(time=format_iso8601(time_of(request)), flow_id=flow.id, client=client,
                   method=request.method, url=url_of(request, host), host=host, bucket=meta["bucket"],
                   region=meta["region"], key=meta["key"], status=diagnosis.status, error=diagnosis.error,
-                  findings=meta["findings"], action=action)
+                  findings=meta["findings"], action=action, operation=meta["operation"], auth=meta["auth"],
+                  upload_id=meta["upload_id"], part_number=meta["part_number"])
 
 
 def write_report(path: str, records: Sequence[dict], *, lang: str = "en") -> str:

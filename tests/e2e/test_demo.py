@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from demo import xml_api_cases
 from seedcases import CASES
 
 pytestmark = pytest.mark.e2e
@@ -26,13 +27,17 @@ def test_block_mode_demo_shows_local_answers_every_finding_and_no_none(tmp_path)
     out = done.stdout
     folder = Path(FOLDER_RE.search(out).group(1))
     assert not folder.exists()                                    # the credentials file went with it
-    assert kept.exists() and len(kept.read_text().splitlines()) == len(CASES)
+    requests = len(CASES) + len(xml_api_cases(0))
+    assert kept.exists() and len(kept.read_text().splitlines()) == requests
     assert "None" not in out
-    failing = [c for c in CASES if c.expected_id]
+    blocked = len([c for c in CASES if c.expected_id]) + 1           # + the expired presigned URL
     received = [line for line in out.splitlines() if " -> " in line]
-    assert len(received) == len(CASES)
-    assert sum(line.endswith("(blocked locally)") for line in received) == len(failing)
-    assert out.count("blocked locally] ") == len(failing)         # in the report section too
+    assert len(received) == requests
+    assert sum(line.endswith("(blocked locally)") for line in received) == blocked
+    assert out.count("blocked locally] ") == blocked                  # in the report section too
+    put_plus = next(line for line in received if line.startswith("PUT, key with + sent raw"))
+    assert put_plus.endswith("403  SignatureDoesNotMatch_Authorization")   # COS answers it, never a POST cause
+    assert "presigned GET used after it expired" in next(line for line in received if "AccessDenied_RequestExpired" in line)
     assert "blocked locally] -: MalformedPOSTRequest_POSTBody" in out    # no key: "-"
     assert "also: ⚠ Warning_KeyTimeOutlivesPolicy" in out          # every finding, not only the first
 

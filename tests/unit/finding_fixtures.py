@@ -28,6 +28,9 @@ BUCKET = "examplebucket-1250000000"
 HOST = f"{BUCKET}.cos.ap-beijing.myqcloud.com"
 NOW = 1_795_000_000
 CREDENTIALS = CredentialStore({SECRET_ID: Credential(SECRET_ID, SECRET_KEY, source="test")}, ())
+# The same id as a temporary key: the store knows its session token.
+TEMPORARY = CredentialStore({SECRET_ID: Credential(SECRET_ID, SECRET_KEY, token="sts-session-token-" + "T7" * 20,
+                                                   source="test")}, ())
 
 
 def default_spec(key: str = "uploads/a.txt", ttl: int = 900) -> FormSpec:
@@ -98,6 +101,12 @@ class Fixture:
     body_complete: bool = True
     body_size: int | None = None
     no_body: bool = False                                # saved traffic without the request body
+    # A request that is not a POST Object form (header-signed PUT, presigned GET ...): its method,
+    # target (path and query as on the wire) and headers; no form is built for it.
+    method: str = "POST"
+    target: str = "/"
+    request_headers: dict | None = None
+    response_details: list = field(default_factory=list)   # COS's StringToSign / FormatString / ServerTime
 
 
 @dataclass
@@ -112,6 +121,8 @@ class Exchange:
 
 
 def exchange(fx: Fixture) -> Exchange:
+    if fx.request_headers is not None:
+        return _signed_exchange(fx)
     body, content_type = fx.spec.encode(boundary="fixtureboundary") if fx.spec else (b"", "text/plain")
     if fx.damage:
         body = fx.damage(body)
@@ -129,6 +140,57 @@ def exchange(fx: Fixture) -> Exchange:
         response = PlainResponse(status, {"date": formatdate(fx.response_date or NOW, usegmt=True),
                                           **fx.response_headers}, xml, NOW)
     return Exchange(request, response, body, headers, CREDENTIALS if fx.credentials else None)
+
+
+def _answer(fx: Fixture, resource: str) -> PlainResponse | None:
+    if fx.response is None:
+        return None
+    status, code, message = fx.response
+    xml = render_error_xml(code, message, resource, "rid", details=fx.response_details, indented=True) if code else b""
+    return PlainResponse(status, {"date": formatdate(fx.response_date or NOW, usegmt=True), **fx.response_headers},
+                         xml, NOW)
+
+
+def _signed_exchange(fx: Fixture) -> Exchange:
+    headers = {k.lower(): v for k, v in fx.request_headers.items() if v is not None}
+    request = request_for(fx.method, HOST, fx.target, headers, b"", parse_cos_host(HOST))
+    store = TEMPORARY if fx.credentials == "temporary" else CREDENTIALS if fx.credentials else None
+    return Exchange(request, _answer(fx, HOST + fx.target.split("?")[0]), b"", headers, store)
+
+
+def key_time(start: int = NOW - 60, end: int = NOW + 900) -> str:
+    return f"{start};{end}"
+
+
+def xml_auth(method: str, path: str, headers: dict, *, params: dict | None = None, kt: str | None = None,
+             secret: str = SECRET_KEY, header_list: str | None = None) -> str:
+    """An XML-API auth string as a client computes it for what it thinks it sends (``path`` decoded)."""
+    kt = kt or key_time()
+    pairs = [(k.lower(), v) for k, v in headers.items()]
+    param_pairs = [(k.lower(), v) for k, v in (params or {}).items()]
+    signature = header_signature(secret, kt, method.lower(), path, param_pairs, pairs).signature
+    listed = header_list if header_list is not None else ";".join(sorted(k for k, _ in pairs))
+    return (f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&q-sign-time={kt}&q-key-time={kt}&q-header-list={listed}"
+            f"&q-url-param-list={';'.join(sorted(k for k, _ in param_pairs))}&q-signature={signature}")
+
+
+def signed_put(key: str = "uploads/a.txt", *, raw_path: str | None = None, signed_path: str | None = None,
+               extra: dict | None = None, **auth) -> dict:
+    """The headers of a header-signed PUT of ``key`` (signed over ``signed_path``, default its own)."""
+    signed = {"host": HOST, "content-length": "3", **(extra or {})}
+    authorization = xml_auth("PUT", signed_path or "/" + key, signed, **auth)
+    return {**signed, "authorization": authorization}
+
+
+def presigned(method: str, key: str = "uploads/a.txt", *, kt: str | None = None, token: str | None = None) -> str:
+    """A presigned URL's target for ``key`` (signed over host only, as the SDKs do)."""
+    from urllib.parse import quote
+    auth = xml_auth(method, "/" + key, {"host": HOST}, kt=kt)
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, _, v in (p.partition("=") for p in auth.split("&")))
+    return "/" + quote(key) + "?" + query + (f"&x-cos-security-token={token}" if token else "")
+
+
+PICGO_FORMAT = "put\n/imagesresume-zh en_a.png\n\nhost=" + HOST + "\n"
 
 
 def diagnosis(fx: Fixture) -> Diagnosis:
@@ -213,6 +275,23 @@ FIXTURES: dict[str, Fixture] = {
     "Info_SignatureNotVerified": Fixture(["Info_SignatureNotVerified"], credentials=False),
     "Info_StreamedBody": Fixture(["EntityTooLarge_ContentLengthRange", "Info_StreamedBody"], body_complete=False, body_size=4096),
     "Info_BodyMissing": Fixture(["Info_BodyMissing"], no_body=True),
+    # Header-signed and presigned requests (not POST Object forms).
+    "SignatureDoesNotMatch_Authorization": Fixture(
+        ["SignatureDoesNotMatch_Authorization"], spec=None, method="PUT", target="/imagesresume-zh+en_a.png",
+        request_headers=signed_put("imagesresume-zh+en_a.png"),
+        response=(403, "SignatureDoesNotMatch", "The Signature you specified is invalid."),
+        response_details=[("StringToSign", "sha1\n" + key_time() + "\n" + "0" * 40 + "\n"),
+                          ("FormatString", PICGO_FORMAT)]),
+    "AccessDenied_StrictSignature": Fixture(
+        ["AccessDenied_StrictSignature"], spec=None, method="PUT", target="/uploads/a.txt",
+        request_headers={**signed_put(), "content-type": "text/plain"},
+        response=(403, "AccessDenied", "Strict signature missing header that must be signed")),
+    "Warning_SignTimeNotYetValid": Fixture(
+        ["Warning_SignTimeNotYetValid"], spec=None, method="GET",
+        target=presigned("GET", kt=key_time(NOW + 600, NOW + 1500)), request_headers={"host": HOST}),
+    "Warning_TokenMissing": Fixture(
+        ["Warning_TokenMissing"], spec=None, method="PUT", target="/uploads/a.txt", request_headers=signed_put(),
+        credentials="temporary"),
 }
 
 

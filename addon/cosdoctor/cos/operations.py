@@ -91,6 +91,7 @@ class CosRequest:
     query: tuple[QueryParam, ...]
     query_truncated: bool           # more than MAX_QUERY_PARAMS items: the rest were not read
     both_signatures: bool           # an Authorization header and a query signature at once
+    sub_resources: frozenset[str] = frozenset()   # the sub-resource names of the query, lower-cased
 
     @property
     def token(self) -> bool:
@@ -273,6 +274,7 @@ def recognise_request(method: str, raw_path: str, raw_query: str, headers: Mappi
         query=params,
         query_truncated=truncated,
         both_signatures=has_header and (has_query or has_sign),
+        sub_resources=names & _SUB_RESOURCES,
     )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "shorten",
     "redact_field",
     "redact_auth_string",
+    "shorten_url",
     "redact_evidence",
     "auth_secret_values",
     "sent_secrets",
@@ -115,6 +116,20 @@ def redact_auth_string(text: str) -> str:
         return ""
     return _AUTH_SECRET_PAIR.sub(
         lambda m: f"{m['name']}{m['eq']}{shorten(m['value'])}", text)
+
+
+def shorten_url(url: str | None) -> str | None:
+    """``url`` with a presigned URL's q-signature and x-cos-security-token shortened (also inside
+    a URL-encoded ``sign=`` parameter); everything else kept. For the record's ``url`` and every
+    surface that quotes a URL or a query. None stays None."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        url = str(url)
+    lowered = url.lower()
+    if "signature" not in lowered and "token" not in lowered:
+        return url                      # the usual URL: nothing to shorten, no regex run
+    return redact_auth_string(url)
 
 
 def redact_field(name: str, value: str) -> str:

@@ -15,7 +15,11 @@ from email.utils import parsedate_to_datetime
 from cosdoctor.findings import catalogue
 from cosdoctor.wire.errorxml import CosErrorDoc, normalise_message, parse_error_xml
 from cosdoctor.cos.times import parse_iso8601
-from cosdoctor.findings.request_checks import Analysis, condition_evidence, expiration_evidence, verdict
+from cosdoctor.cos.credentials import CredentialStore
+from cosdoctor.cos.operations import split_target
+from cosdoctor.cos.xmlsig import request_parts, strict_unsigned_headers, strict_unsigned_params
+from cosdoctor.findings.request_checks import (Analysis, condition_evidence, expiration_evidence, request_expired_evidence,
+                                               signature_evidence, signed_request_signature, verdict)
 from cosdoctor.cos.secrets import redact_evidence
 
 SUCCESS_STATUSES = frozenset({200, 201, 204, 303})
@@ -29,6 +33,7 @@ ANSWERS: tuple[tuple[str, str | None, str], ...] = (
     ("AccessDenied", r"^Request has expired", "AccessDenied_RequestExpired"),
     ("AccessDenied", r"referer", "AccessDenied_RefererRule"),
     ("AccessDenied", r"sign(a)?ture empty", "AccessDenied_SignatureEmpty"),
+    ("AccessDenied", r"^Strict signature missing", "AccessDenied_StrictSignature"),
     ("AccessDenied", r"^Access Denied", "AccessDenied_NoPermission"),
     ("InvalidPolicyDocument", r"must provide condition", "InvalidPolicyDocument_JSONFormat"),
     ("MalformedPOSTRequest", None, "MalformedPOSTRequest_POSTBody"),
@@ -53,11 +58,22 @@ ANSWERS: tuple[tuple[str, str | None, str], ...] = (
 )
 # Codes whose exact finding depends on what the request analysis saw.
 FAMILY_BY_CODE = {
-    "SignatureDoesNotMatch": ("SignatureDoesNotMatch_POSTSignature", "SignatureDoesNotMatch_SignatureField"),
+    "SignatureDoesNotMatch": ("SignatureDoesNotMatch_POSTSignature", "SignatureDoesNotMatch_SignatureField",
+                              "SignatureDoesNotMatch_Authorization"),
     "InvalidPolicyDocument": ("InvalidPolicyDocument_JSONFormat", "InvalidPolicyDocument_Base64",
                               "InvalidPolicyDocument_Expiration", "InvalidPolicyDocument_Condition"),
     "InvalidArgument": ("InvalidArgument_MissingField", "InvalidArgument_TrafficLimit"),
 }
+# Causes that exist only for a POST Object form: never given to another request, whose answer then
+# keeps COS's own Message (Unknown_<Code>).
+FORM_ONLY_IDS = frozenset({
+    "AccessDenied_q-ak", "AccessDenied_BucketNotConsistent", "AccessDenied_Condition", "AccessDenied_Expiration",
+    "SignatureDoesNotMatch_POSTSignature", "SignatureDoesNotMatch_SignatureField",
+    "InvalidPolicyDocument_JSONFormat", "InvalidPolicyDocument_Base64", "InvalidPolicyDocument_Expiration",
+    "InvalidPolicyDocument_Condition", "MalformedPOSTRequest_POSTBody", "EntityTooLarge_ContentLengthRange",
+    "EntityTooSmall_ContentLengthRange", "IncorrectNumberOfFilesInPostRequest_FileCount",
+    "InvalidArgument_MissingField", "InvalidArgument_TrafficLimit",
+})
 CONDITION_FIELD_RE = re.compile(r"^Condition key (\S+) doesn't match the value ?(.*)$", re.S)
 EXPIRED_RE = re.compile(r"expiration time: ?(\d+) but the time now ?: ?(\d+)")
 
@@ -123,29 +139,43 @@ def answer_id(analysis: Analysis | None, answer: CosAnswer) -> str | None:
         return f"Unknown_HTTP{answer.status}"
     code = answer.error.code
     message = normalise_message(answer.error.message or "")
+    form = analysis is None or analysis.is_form        # no analysis: saved POST Object traffic
+    found_id = _mapped_id(analysis, code, message, form)
+    if found_id is not None and (form or found_id not in FORM_ONLY_IDS):
+        if found_id != "MethodNotAllowed_PresignedURL" or form or (
+                analysis is not None and analysis.auth == "query" and analysis.request.method.upper() == "POST"):
+            return found_id
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "", code)[:64].lstrip("._-")
+    return "Unknown_" + (cleaned or "Code")
+
+
+def _mapped_id(analysis: Analysis | None, code: str, message: str, form: bool) -> str | None:
     family = FAMILY_BY_CODE.get(code)
+    if code == "SignatureDoesNotMatch":
+        if not form:
+            return "SignatureDoesNotMatch_Authorization"
+        return family[1] if analysis is not None and analysis.mode == "signature-field" else family[0]
     if family and analysis is not None:
-        if code == "SignatureDoesNotMatch":
-            return family[1] if analysis.mode == "signature-field" else family[0]
         for found in analysis.findings:
             if found["id"] in family:
                 return found["id"]
     for answer_code, pattern, finding_id in ANSWERS:
         if code == answer_code and (pattern is None or re.search(pattern, message, re.I)):
             return finding_id
-    if family:
-        return family[0]
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "", code)[:64].lstrip("._-")
-    return "Unknown_" + (cleaned or "Code")
+    return family[0] if family else None
 
 
-def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]:
-    """Findings for one COS flow: COS's answer explained first, then the request's own findings."""
+def explain(analysis: Analysis, answer: CosAnswer, local_now: int,
+            credentials: CredentialStore | None = None) -> list[dict]:
+    """Findings for one COS flow: COS's answer explained first, then the request's own findings.
+    `credentials`: the SecretKey of a header or query signature is looked up by its q-ak."""
     predicted = verdict(analysis)
     response_id = answer_id(analysis, answer)
     results: list[dict] = []
     if response_id is not None:
         evidence = _response_evidence(analysis, answer, response_id, local_now)
+        if not analysis.is_form and analysis.xml_signature is not None:
+            _signed_request_evidence(analysis, answer, response_id, local_now, credentials, evidence)
         results.append(catalogue.finding(response_id, "response", redact_evidence(evidence)))
     for found in analysis.findings:
         if found["id"] == response_id:
@@ -157,10 +187,45 @@ def explain(analysis: Analysis, answer: CosAnswer, local_now: int) -> list[dict]
     if disagreement:
         results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement))
     if answer.server_time is not None and abs(local_now - answer.server_time) > 60:
-        if response_id not in ("AccessDenied_Expiration", "RequestTimeTooSkewed_ClockSkew"):
+        if response_id not in ("AccessDenied_Expiration", "RequestTimeTooSkewed_ClockSkew",
+                               "AccessDenied_RequestExpired"):
             results.append(catalogue.finding("Warning_ClockSkew", "response",
                                              {"clock_skew_s": local_now - answer.server_time}))
     return sort_findings(results)
+
+
+def _signed_request_evidence(analysis: Analysis, answer: CosAnswer, finding_id: str, local_now: int,
+                             credentials: CredentialStore | None, evidence: dict) -> None:
+    """A header-signed or presigned request's answer, explained from the request and COS's own
+    FormatString / StringToSign / ServerTime when it sent them."""
+    sa = analysis.xml_signature
+    extra = dict(answer.error.extra) if answer.error is not None else {}
+    if finding_id == "SignatureDoesNotMatch_Authorization":
+        cos_fs, cos_sts = extra.get("FormatString"), extra.get("StringToSign")
+        if cos_fs is not None or cos_sts is not None or answer.server_time is not None:
+            sa = signed_request_signature(analysis, credentials, server_now=answer.server_time or analysis.now,
+                                          cos_format_string=cos_fs, cos_string_to_sign=cos_sts)
+        for name in ("cos_stringtosign", "cos_formatstring"):
+            evidence.pop(name, None)                      # the contract's names come with the analysis
+        evidence.update(signature_evidence(analysis, sa))
+    elif finding_id == "AccessDenied_RequestExpired":
+        server_now = answer.server_time if answer.server_time is not None else analysis.now
+        evidence.update(request_expired_evidence(sa, server_now,
+                                                 local_now if answer.server_time is not None else None))
+    elif finding_id == "AccessDenied_StrictSignature":
+        auth = sa.auth
+        raw_path, raw_query = split_target(analysis.request.path)
+        params = request_parts(analysis.request.method, raw_path, raw_query, {}).params
+        evidence.update({
+            "unsigned_headers": strict_unsigned_headers(analysis.request.headers, auth.header_list if auth else ()),
+            "unsigned_params": strict_unsigned_params(params, auth.param_list if auth else ()) or None,
+            "header_list": ";".join(auth.header_list) if auth else None,
+            "url_param_list": ";".join(auth.param_list) if auth else None})
+    elif finding_id == "AccessDenied_NoPermission":
+        evidence.update({"q_ak": sa.auth.ak if sa.auth else None, "token_present": analysis.token_in is not None,
+                         "auth": analysis.auth, "operation": analysis.operation})
+    if sa.token_missing and "token_missing" not in evidence:
+        evidence["token_missing"] = True
 
 
 def sort_findings(findings: list[dict]) -> list[dict]:
@@ -231,7 +296,8 @@ def _response_evidence(analysis: Analysis, answer: CosAnswer, finding_id: str, l
         evidence["clock_skew_s"] = local_now - answer.server_time
     elif finding_id == "AccessDenied_NoPermission":
         form = analysis.form
-        evidence.update({"key": analysis.key if form is not None else _key_of(error, analysis.bucket),
+        evidence.update({"key": analysis.key if form is not None or not analysis.is_form
+                         else _key_of(error, analysis.bucket),
                          "bucket": analysis.bucket,
                          "q_ak": form.get("q-ak") if form is not None else None,
                          "token_present": form.has("x-cos-security-token") if form is not None else None})

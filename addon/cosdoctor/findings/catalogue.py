@@ -40,8 +40,13 @@ PHASES = ("preflight", "response")
 TIMEZONE_HINTS = ("key-time-end", "whole-hours")
 FINDING_MALFORMATIONS = ("file-not-last", "parsed-cleanly", "body-not-recorded")
 FINDING_CONDITION_WORDS = ("unchecked",)
-MISTAKE_WORDS = ("sha1-of-base64-policy", "policy-bytes-differ", "key-time-mismatch", "hmac-args-swapped",
+MISTAKE_WORDS = ("signed-other-method", "signed-other-path", "signed-other-host", "signed-header-changed",
+                 "signed-header-missing", "signed-param-changed", "expired-sign-time",
+                 "sha1-of-base64-policy", "policy-bytes-differ", "key-time-mismatch", "hmac-args-swapped",
                  "binary-sign-key", "uppercase-hex", "wrong-secret-key", "malformed")
+# Where an XML-API signature and the request part (request_checks.difference_facts): one sentence each.
+DIFFERENCE_WORDS = ("method", "request", "path-plus-as-space", "path-encoding", "path", "host", "host-custom",
+                    "header", "header-left-out", "header-missing", "header-list", "param", "key-time")
 REASON_WORDS = MULTIPART_REASONS + ("file-not-last", "no-file-part")
 # Word tables of catalogue.json and the words each must explain (no more, no fewer).
 TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -54,6 +59,7 @@ TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "conditions": CONDITION_WORDS + FINDING_CONDITION_WORDS,
     "condition_notes": CONDITION_NOTES,
     "timezone_hints": TIMEZONE_HINTS,
+    "signature_differences": DIFFERENCE_WORDS,
 })
 _PLAIN_TABLES = ("mistakes", "reasons")        # sentences without placeholders
 # Derived placeholders: name -> the evidence key it is computed from (render.words computes it).
@@ -66,7 +72,8 @@ DERIVED: Mapping[str, str] = MappingProxyType({
     "repairs_text": "repairs", "condition_number": "index", "part_number": "part",
     "expired_for": "expired_for_s", "expires_in": "expires_in_s", "clock_skew": "clock_skew_s",
     "timezone_offset": "timezone_hours", "timezone_utc": "timezone_hours",
-    "predicted_id": "preflight", "answered_id": "cos",        # the finding ID, or nothing for "accept"
+    "predicted_id": "preflight", "answered_id": "cos",
+    "difference_text": "difference", "xml_mistake_text": "mistake", "starts_in": "starts_in_s",        # the finding ID, or nothing for "accept"
 })
 SUFFIXES = ("_quoted", "_yes", "_no")
 

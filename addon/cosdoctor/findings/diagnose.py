@@ -48,7 +48,7 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
         status = None
         error = None
     else:
-        findings = explain(analysis, answer, local_now)
+        findings = explain(analysis, answer, local_now, credentials)
         status = answer.status
         error = answer.error_record()
     secrets = credentials.secrets() if credentials else ()
@@ -59,7 +59,15 @@ def diagnose(analysis: Analysis, answer: CosAnswer | None, local_now: int,
 def _sent_secrets(analysis: Analysis) -> list[str]:
     """Signatures and tokens this request carried: shortened wherever COS or we quote them."""
     form = analysis.form
-    return [] if form is None else sent_secrets((f.name, f.value) for f in form.fields)
+    if form is not None:
+        return sent_secrets((f.name, f.value) for f in form.fields)
+    cos = analysis.cos_request
+    headers = analysis.request.headers
+    pairs = [(name, headers.get(name) or "") for name in ("authorization", "x-cos-security-token")
+             if headers.get(name)]
+    if cos is not None and cos.auth == "query" or (cos is not None and cos.token_in == "query"):
+        pairs += [(p.name, p.value or "") for p in cos.query]
+    return sent_secrets(pairs) if pairs else []
 
 
 def _clean(value, secrets: list[str]):
@@ -124,8 +132,7 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
     `answered_locally`: the answer is block mode's own, so there is no COS answer to explain;
     `origins`: policies seen handed out by the app's signing endpoint (`flow_id` is this flow's)."""
     if analysis is None:
-        analysis = (analyse_request(request, credentials, now) if request.method == "POST"
-                    else Analysis(request=request, now=now, endpoint=request.endpoint))
+        analysis = analyse_request(request, credentials, now)
     if response is None or response.status == 0 or answered_locally:
         diagnosis = diagnose(analysis, None, analysis.now, credentials)
         if response is not None and response.status:

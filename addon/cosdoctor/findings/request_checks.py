@@ -1,6 +1,11 @@
-"""Check a POST Object request the way COS does, before (or without) its answer.
+"""Check a COS request the way COS does, before (or without) its answer.
 
-`analyse_request` runs the checks in the order COS is believed to apply them (spec §7) and returns
+Every request is recognised (`operations.recognise_request`: operation, auth, token, key, upload
+id, part number). Only a POST Object form (a POST without sub-resource, multipart/form-data, or
+to the bucket itself) is parsed as a form; every other request with an `Authorization` header or
+a presigned query has its XML-API signature checked (`xmlsig.analyse_signature`).
+
+For a form, `analyse_request` runs the checks in the order COS is believed to apply them (spec §7) and returns
 every finding, not only the first: the first *error* is what COS would answer (`verdict`), the rest
 is what the user will hit next. Findings are plain catalogue findings (ID, severity, phase,
 evidence); this module holds no message text and needs no language.
@@ -17,6 +22,8 @@ from cosdoctor.findings import catalogue
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.wire.form import UploadForm, parse_form
 from cosdoctor.cos.hosts import CosEndpoint
+from cosdoctor.cos.operations import TOKEN_NAME, CosRequest, recognise_request, split_target
+from cosdoctor.cos.xmlsig import SignatureAnalysis, analyse_signature, request_auth, request_parts
 from cosdoctor.cos.times import format_iso8601, whole_hour_offset
 from cosdoctor.cos.policy import ConditionResult, Policy, decode_policy, evaluate_conditions
 from cosdoctor.cos.secrets import redact_evidence, shorten
@@ -93,14 +100,55 @@ class Analysis:
     signature: SignatureCheck | None = None
     findings: list[dict] = field(default_factory=list)
     undocumented: set[str] = field(default_factory=set)  # ids whose COS answer here is a guess
+    cos_request: CosRequest | None = None                 # what every request is (operation, auth, key ...)
+    xml_signature: SignatureAnalysis | None = None        # header / query / Signature-field signature
+    secret_known: bool = False                            # a SecretKey for the request's q-ak is loaded
+
+    @property
+    def auth(self) -> str:
+        """The contract's auth mode: policy, signature-field, header, query or anonymous."""
+        if self.form is not None:
+            return self.form.mode
+        if self.cos_request is not None:
+            return self.cos_request.auth
+        return "anonymous"
 
     @property
     def mode(self) -> str:
-        return self.form.mode if self.form else "anonymous"
+        """The same value as `auth` (flow.metadata["cos"]["mode"])."""
+        return self.auth
+
+    @property
+    def operation(self) -> str | None:
+        if self.form is not None:
+            return "PostObject"
+        return self.cos_request.operation if self.cos_request is not None else None
+
+    @property
+    def is_form(self) -> bool:
+        """A POST Object request: its fields are the form's (even when the body was not recorded)."""
+        return self.form is not None or (self.cos_request is not None and is_post_object(self.cos_request))
+
+    @property
+    def token_in(self) -> str | None:
+        """Where x-cos-security-token was sent: "form", "header", "query" or None."""
+        if self.form is not None and self.form.has(TOKEN_NAME):
+            return "form"
+        return self.cos_request.token_in if self.cos_request is not None else None
+
+    @property
+    def upload_id(self) -> str | None:
+        return self.cos_request.upload_id if self.cos_request is not None else None
+
+    @property
+    def part_number(self) -> int | str | None:
+        return self.cos_request.part_number if self.cos_request is not None else None
 
     @property
     def key(self) -> str | None:
-        return self.form.key if self.form else None
+        if self.form is not None:
+            return self.form.key
+        return self.cos_request.key if self.cos_request is not None else None
 
     @property
     def bucket(self) -> str | None:
@@ -155,8 +203,33 @@ def is_certain(analysis: Analysis, found: dict) -> bool:
     return catalogue.entry(found["id"]).certain and found["id"] not in analysis.undocumented
 
 
+def recognise(request: UploadRequest) -> CosRequest:
+    """The request's operation, auth, token, key, upload id and part number (never raises)."""
+    raw_path, raw_query = split_target(request.path)
+    return recognise_request(request.method, raw_path, raw_query, request.headers, request.endpoint)
+
+
+def is_post_object(cos_request: CosRequest) -> bool:
+    """Only a POST Object form is parsed as a form: a POST without sub-resource that is
+    multipart/form-data, or that addresses the bucket itself (COS answers MalformedPOSTRequest to
+    another body there). ``POST ?uploads`` and ``POST ?uploadId`` are never forms."""
+    if cos_request.method != "POST" or cos_request.sub_resources:
+        return False
+    return cos_request.operation == "PostObject" or cos_request.key is None
+
+
 def analyse_request(request: UploadRequest, credentials: CredentialStore | None, now: int) -> Analysis:
+    """Every check of one request, of any method: a POST Object form's fields, policy and
+    signature; any other request's header or presigned signature, sign time and token."""
     analysis = Analysis(request=request, now=now, endpoint=request.endpoint)
+    analysis.cos_request = recognise(request)
+    if not is_post_object(analysis.cos_request):
+        _check_signed_request(analysis, credentials)
+        return analysis
+    return _analyse_form(analysis, credentials)
+
+
+def _analyse_form(analysis: Analysis, credentials: CredentialStore | None) -> Analysis:
     if not _check_transport_and_body(analysis):
         return analysis
     form = analysis.form
@@ -432,24 +505,64 @@ def _check_signature_field_mode(analysis: Analysis, form: UploadForm,
                 "expired_for_s": analysis.now - end})
     credential = credentials.get(auth.ak) if credentials else None
     path = "/" if not analysis.endpoint or analysis.endpoint.style != "path" else f"/{analysis.bucket}/"
-    headers = _signed_header_values(auth.header_list, analysis.request, form)
-    key_time = auth.key_time or ""
     if credential is None:
         analysis.signature = SignatureCheck("signature-field", False, None, None, None, None)
         analysis.add("Info_SignatureNotVerified", {
             "q_ak": auth.ak, "string_to_sign": None, "checked": ["signature-field-format", "key-time-format"]})
         return
-    correct = header_signature(credential.secret_key, key_time, "post", path, [], headers)
-    if auth.signature == correct.signature:
-        analysis.signature = SignatureCheck("signature-field", True, True, None,
-                                            correct.string_to_sign, shorten(correct.signature),
-                                            correct.http_string)
+    # The same engine as header and presigned signatures: HTTP headers first, then form fields.
+    fields = {f.lname: f.value for f in reversed(form.fields)}
+    request = analysis.request
+    sa = analyse_signature("POST", "/", "", request.headers, secret_key=credential.secret_key,
+                           known_token=credential.token, endpoint=analysis.endpoint,
+                           auth_text=form.get("signature") or "", signed_path=path, fallback_values=fields,
+                           alt_hosts=_alt_hosts(analysis))
+    analysis.xml_signature = sa
+    analysis.secret_known = True
+    rebuilt = sa.rebuilt
+    http_string = rebuilt.http_string if rebuilt else None
+    string_to_sign = rebuilt.string_to_sign if rebuilt else None
+    if sa.signature_matches:
+        analysis.signature = SignatureCheck("signature-field", True, True, None, string_to_sign,
+                                            shorten(sa.expected_signature), http_string)
         return
-    mistake = find_header_mistake(credential.secret_key, auth, "post", path, [], headers)
-    analysis.signature = SignatureCheck("signature-field", True, False, mistake,
-                                        correct.string_to_sign, shorten(correct.signature),
-                                        correct.http_string)
-    analysis.add("SignatureDoesNotMatch_SignatureField", _signature_evidence(analysis.signature))
+    mistake, variant = sa.mistake, sa.variant
+    if mistake in (None, "wrong-secret-key", "expired-sign-time"):
+        other = _signed_for_object(analysis, form, credential, fields, path)
+        if other is not None:
+            mistake, variant = other
+    analysis.signature = SignatureCheck("signature-field", True, False, mistake, string_to_sign,
+                                        shorten(sa.expected_signature), http_string)
+    evidence = _signature_evidence(analysis.signature)
+    evidence.update(difference_facts(sa, variant=variant, mistake=mistake))
+    if variant:
+        evidence["signed_variant"] = dict(variant)
+    analysis.add("SignatureDoesNotMatch_SignatureField", evidence)
+
+
+def _alt_hosts(analysis: Analysis) -> tuple[str, ...]:
+    host = analysis.request.host
+    endpoint = analysis.endpoint
+    out = [h for h in (host, endpoint.host if endpoint is not None else None) if h]
+    return tuple(dict.fromkeys(out))
+
+
+def _signed_for_object(analysis: Analysis, form: UploadForm, credential, fields: Mapping[str, str],
+                       path: str) -> tuple[str, dict] | None:
+    """A Signature field computed for the object's own request (``PUT /<key>``, as a header-signed
+    upload would be): two more verifications, each bounded to one HMAC."""
+    key = form.key
+    if not key:
+        return None
+    object_path = path.rstrip("/") + "/" + key
+    for method, word in (("PUT", "signed-other-method"), ("POST", "signed-other-path")):
+        sa = analyse_signature(method, "/", "", analysis.request.headers, secret_key=credential.secret_key,
+                               auth_text=form.get("signature") or "", signed_path=object_path,
+                               fallback_values=fields, max_variants=1)
+        if sa.signature_matches:
+            return word, {"part": "method" if method == "PUT" else "path", "signed": f"{method.lower()} {object_path}",
+                          "method": method.lower(), "path": object_path}
+    return None
 
 
 def _signed_header_values(names: Sequence[str], request: UploadRequest,
@@ -546,3 +659,166 @@ def _int_or_none(text: str | None) -> int | None:
         return int(text) if text is not None else None
     except ValueError:
         return None
+
+
+# --- header and presigned signatures ---------------------------------------------------------
+
+def _check_signed_request(analysis: Analysis, credentials: CredentialStore | None) -> None:
+    """A request signed in its ``Authorization`` header or its query (presigned URL).
+
+    Errors only for what COS rejects: a sign time already over ("Request has expired", documented:
+    certain), a header listed in q-header-list but not sent and a signature that does not verify
+    with the loaded SecretKey (errors, but not certain: block mode leaves them to COS); the rest
+    are warnings. Cheap when valid: one FormatString, and one HMAC when the key is loaded."""
+    cos = analysis.cos_request
+    if cos is None or cos.auth == "anonymous":
+        return
+    sa = signed_request_signature(analysis, credentials)
+    analysis.xml_signature = sa
+    if sa.auth is None:
+        return
+    evidence = signature_evidence(analysis, sa)
+    times = sa.sign_time
+    if sa.mistake == "malformed":
+        analysis.add("SignatureDoesNotMatch_Authorization", evidence, documented=False)
+        return
+    if cos.auth == "query" and cos.method == "POST":
+        analysis.add("MethodNotAllowed_PresignedURL", {"method": cos.method, "auth": cos.auth})
+    if times.get("state") == "expired":
+        analysis.add("AccessDenied_RequestExpired", request_expired_evidence(sa, analysis.now))
+    elif times.get("state") == "not-yet-valid":
+        analysis.add("Warning_SignTimeNotYetValid", {
+            "sign_time": sa.auth.sign_time or sa.auth.key_time, "starts_in_s": times.get("starts_in_s"),
+            "now_unix": analysis.now})
+    elif sa.missing_headers or (sa.verified and sa.signature_matches is False) or sa.mistake == "uppercase-hex":
+        analysis.add("SignatureDoesNotMatch_Authorization", evidence, documented=False)
+    if sa.token_missing:
+        analysis.add("Warning_TokenMissing", {"q_ak": sa.auth.ak, "auth": cos.auth})
+
+
+def signed_request_signature(analysis: Analysis, credentials: CredentialStore | None, *,
+                             server_now: int | None = None, cos_format_string: str | None = None,
+                             cos_string_to_sign: str | None = None,
+                             search: bool = True) -> SignatureAnalysis:
+    """The XML-API signature analysis of a header-signed or presigned request; the SecretKey is
+    looked up by q-ak. `search=False`: verify only (an accepted request needs no mistake search)."""
+    request = analysis.request
+    raw_path, raw_query = split_target(request.path)
+    credential = None
+    if credentials is not None:
+        auth, _ = request_auth(request_parts(request.method, raw_path, raw_query, request.headers))
+        credential = credentials.get(auth.ak) if auth is not None else None
+    analysis.secret_known = credential is not None
+    return analyse_signature(
+        request.method, raw_path, raw_query, request.headers,
+        secret_key=credential.secret_key if credential is not None else None,
+        known_token=credential.token if credential is not None else None,
+        server_now=analysis.now if server_now is None else server_now,
+        cos_format_string=cos_format_string, cos_string_to_sign=cos_string_to_sign,
+        endpoint=analysis.endpoint, alt_hosts=_alt_hosts(analysis),
+        **({} if search else {"max_variants": 1}))
+
+
+def signature_evidence(analysis: Analysis, sa: SignatureAnalysis) -> dict:
+    """The contract's signature evidence, plus what the texts name: the difference, concretely."""
+    evidence = sa.evidence()
+    cos = analysis.cos_request
+    evidence["auth"] = analysis.auth
+    evidence["presigned"] = analysis.auth == "query"
+    evidence["q_ak"] = sa.auth.ak if sa.auth is not None else None
+    evidence["key"] = analysis.key
+    if cos is not None:
+        evidence["operation"] = cos.operation
+    evidence.update(difference_facts(sa))
+    return evidence
+
+
+def request_expired_evidence(sa: SignatureAnalysis, server_now: int | None,
+                             local_now: int | None = None) -> dict:
+    """AccessDenied_RequestExpired's facts: the sign time, its end, the server's clock."""
+    auth = sa.auth
+    key_time = (auth.sign_time or auth.key_time) if auth is not None else None
+    end = sa.sign_time.get("end")
+    evidence: dict[str, object] = {"key_time": key_time, "key_time_end_unix": end, "now_unix": server_now,
+                                   "expired_for_s": (server_now - end) if isinstance(end, int)
+                                   and isinstance(server_now, int) else None}
+    if local_now is not None and server_now is not None:
+        evidence["clock_skew_s"] = local_now - server_now
+    return evidence
+
+
+# Where a path difference's hint points (xmlsig's hints, COS's or the search's).
+_PATH_WORDS = {"plus-as-space": "path-plus-as-space", "plus-kept": "path-plus-as-space",
+               "cos-encoded": "path-encoding", "cos-decoded": "path-encoding", "encoded": "path-encoding",
+               "decoded-twice": "path-encoding"}
+
+
+def _first(values) -> object:
+    return values[0] if values else None
+
+
+def difference_facts(sa: SignatureAnalysis, *, variant: dict | None = None, mistake: str | None = None) -> dict:
+    """One difference, flat, for the texts: ``difference`` (a word of the signature_differences
+    table), ``read_as`` (what COS reads or read), ``signed_as`` (what the client signed, when the
+    search found it), ``sent_as`` (what the request had when the proxy saw it, when COS read
+    something else) and ``difference_name`` (the header or parameter)."""
+    variant = sa.variant if variant is None else variant
+    rebuilt = sa.rebuilt
+    comparison = sa.comparison
+    out: dict[str, object] = {}
+    differences = comparison.differences if comparison is not None else ()
+    if differences:
+        d = differences[0]
+        part = d.get("part")
+        out.update(read_as=d.get("cos"), sent_as=d.get("sent"), difference_name=d.get("name"))
+        if part == "method":
+            out["difference"] = "method"
+        elif part == "path":
+            out["difference"] = _PATH_WORDS.get(d.get("hint"), "path")
+        elif part == "headers":
+            out["difference"] = "host" if d.get("name") == "host" else "header"
+        elif part in ("header-list", "param-list", "params", "key-time"):
+            out["difference"] = {"header-list": "header-list", "param-list": "param", "params": "param",
+                                 "key-time": "key-time"}[part]
+        if variant and variant.get("signed") is not None and variant.get("part") == part:
+            out["signed_as"] = variant.get("signed")
+        return out
+    if variant:
+        part = variant.get("part")
+        signed = variant.get("signed")
+        if part == "method":
+            out.update(difference="method", signed_as=variant.get("method", signed),
+                       read_as=rebuilt.method if rebuilt else None)
+            if "path" in variant:
+                out.update(difference="request", signed_as=signed,
+                           read_as=f"{rebuilt.method} {rebuilt.path}" if rebuilt else None)
+        elif part == "path":
+            out.update(difference="request" if "method" in variant else _PATH_WORDS.get(variant.get("hint"), "path"),
+                       signed_as=signed, read_as=rebuilt.path if rebuilt else None)
+            if "method" in variant and rebuilt is not None:
+                out["read_as"] = f"{rebuilt.method} {rebuilt.path}"
+        elif part == "headers" and variant.get("name") == "host":
+            out.update(difference="host", signed_as=signed,
+                       read_as=dict(rebuilt.headers).get("host") if rebuilt else None)
+        elif part == "headers":
+            name = variant.get("name")
+            if signed is None:
+                out.update(difference="header-left-out", difference_name=name)
+            elif name is None:
+                out.update(difference="header-left-out", difference_name=None)
+            else:
+                out.update(difference="header", difference_name=name, signed_as=signed,
+                           read_as=dict(rebuilt.headers).get(name) if rebuilt else None)
+        elif part == "params":
+            out.update(difference="param", difference_name=variant.get("name"), signed_as=signed)
+        elif part == "key-time":
+            out.update(difference="key-time", signed_as=signed, read_as=rebuilt.key_time if rebuilt else None)
+        return out
+    if sa.missing_headers:
+        return {"difference": "header-missing", "difference_name": ";".join(sa.missing_headers)}
+    suspects = sa.suspects
+    if "signed-other-path" in suspects and rebuilt is not None:
+        return {"difference": "path-plus-as-space", "read_as": rebuilt.path}
+    if "signed-other-host" in suspects and rebuilt is not None:
+        return {"difference": "host-custom", "sent_as": dict(rebuilt.headers).get("host")}
+    return out

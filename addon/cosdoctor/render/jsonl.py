@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Mapping
 
+from cosdoctor.cos.secrets import shorten_url
 from cosdoctor.render.text import dumps_record
 from cosdoctor.render.words import render_finding
 from cosdoctor.wire.jsonsafe import plain
@@ -43,14 +44,19 @@ class ReportWriter:
 
 def record(*, time: str, flow_id: str, client: str | None, method: str, url: str, host: str | None,
            bucket: str | None, region: str | None, key: str | None, status: int | None,
-           error: Mapping | None, findings: list[dict], action: str, lang: str = "en") -> dict:
+           error: Mapping | None, findings: list[dict], action: str, lang: str = "en",
+           operation: str | None = None, auth: str | None = None, upload_id: str | None = None,
+           part_number: int | str | None = None) -> dict:
     """The contract's report record, keys in the documented order, every string UTF-8-safe
-    (request-derived strings may carry surrogate-escaped bytes).
+    (request-derived strings may carry surrogate-escaped bytes). `url` has a presigned URL's
+    signature and token shortened (`cos.secrets.shorten_url`); `operation`, `auth`, `upload_id`,
+    `part_number` are the contract's second-version keys (`render.text.metadata` has them).
 
     `findings` as `render.text.metadata` gives them (rendered: kept as they are); a plain finding
     (no title yet) is rendered here in `lang`."""
     findings = [f if "title" in f else render_finding(f, lang) for f in findings]
-    return {"time": time, "flow_id": flow_id, "client": client, "method": method, "url": plain(url),
+    return {"time": time, "flow_id": flow_id, "client": client, "method": method, "url": plain(shorten_url(url)),
             "host": plain(host), "bucket": plain(bucket), "region": plain(region), "key": plain(key),
             "status": status, "error": plain(dict(error)) if error else None, "findings": plain(findings),
-            "action": action}
+            "action": action, "operation": operation, "auth": auth, "upload_id": plain(upload_id),
+            "part_number": plain(part_number) if isinstance(part_number, str) else part_number}

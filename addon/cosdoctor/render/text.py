@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from cosdoctor.cos.secrets import scrub
+from cosdoctor.cos.secrets import scrub, shorten_url
 from cosdoctor.findings import catalogue
 from cosdoctor.findings.diagnose import Diagnosis
 from cosdoctor.render.words import label, label_from, render_finding, render_findings, sentence_end
@@ -46,6 +46,8 @@ def _facts(finding_id: str, e: Mapping, lang: str) -> str:
         return label_from("facts", "condition", lang, e)
     if finding_id == "AccessDenied_Expiration":
         return label_from("facts", "expiration", lang, e)
+    if finding_id.startswith("SignatureDoesNotMatch") and e.get("difference"):
+        return label_from("facts", "signature_difference", lang, e)
     if finding_id.startswith("SignatureDoesNotMatch"):
         return label_from("facts", "signature_verified" if e.get("verified") is True else "signature_unverified",
                           lang, e)
@@ -101,6 +103,7 @@ def log_line(method: str, url: str, status: int | None, findings: list[dict], la
     space = "" if lang == "zh" else " "
     more = f"{space}{label('comment', 'more', lang, n=len(findings) - 1)}" if len(findings) > 1 else ""
     facts = summary(first, lang)
+    url = shorten_url(url)
     return (f"COS {method} {url} -> {status if status is not None else '-'}: {first['id']}: "
             f"{first['title']}" + (_dash(lang) + facts if facts else "") + more)
 
@@ -121,6 +124,9 @@ def metadata(diagnosis: Diagnosis, lang: str = "en") -> dict:
         cached = diagnosis.metadata_cache[lang] = {
             "bucket": plain(a.bucket if a else None), "region": plain(a.region if a else None),
             "key": plain(a.key if a else None), "mode": a.mode if a else "anonymous",
+            "operation": a.operation if a else None, "auth": a.auth if a else "anonymous",
+            "upload_id": plain(a.upload_id) if a and a.upload_id is not None else None,
+            "part_number": (plain(a.part_number) if isinstance(a.part_number, str) else a.part_number) if a else None,
             "fields": [n if n.isascii() else plain(n) for n in form.names] if form else [],
             "findings": render_findings(diagnosis.findings, lang)}
     return cached

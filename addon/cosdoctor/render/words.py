@@ -31,7 +31,8 @@ _TEXT_KEYS = ("title", "cause", "fix")
 _RESTATES = frozenset({"not-equal", "not-prefix"})
 _TABLE_OF = {"malformation_text": "malformations", "problem_text": "policy_problems",
              "condition_problem_text": "conditions", "timezone_text": "timezone_hints",
-             "expiration_problem_text": "expiration_problems"}
+             "expiration_problem_text": "expiration_problems", "difference_text": "signature_differences",
+             "xml_mistake_text": "mistakes"}
 _DURATIONS = ((86400, "d"), (3600, "h"), (60, "min"))
 _SENTINEL = re.compile("\x00(\\d+)\x00([.\u3002])?")
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -132,7 +133,7 @@ class _Facts:
             return ("\uff1b" if lang == "zh" else "; ").join(shown) or None
         if name in ("condition_number", "part_number"):
             return str(value + 1) if isinstance(value, int) and not isinstance(value, bool) else None
-        if name in ("expired_for", "expires_in", "clock_skew"):
+        if name in ("expired_for", "expires_in", "clock_skew", "starts_in"):
             return duration(value, lang)
         if name == "timezone_offset":
             return duration(value * 3600, lang) if isinstance(value, int) and not isinstance(value, bool) else None

@@ -149,7 +149,7 @@ def test_failing_upload_is_annotated_and_reported(addon, tmp_path, caplog):
     (line,) = report.read_text().splitlines()
     record = json.loads(line)
     assert list(record) == ["time", "flow_id", "client", "method", "url", "host", "bucket", "region",
-                            "key", "status", "error", "findings", "action"]
+                            "key", "status", "error", "findings", "action", "operation", "auth", "upload_id", "part_number"]
     assert record["status"] == 403 and record["action"] == "forwarded"
     assert record["error"]["code"] == "AccessDenied" and record["error"]["request_id"] == "rid-1"
 

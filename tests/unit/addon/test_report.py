@@ -17,7 +17,7 @@ from cosdoctor.wire.errorxml import render_error_xml
 
 HOST = "examplebucket-1250000000.cos.ap-beijing.myqcloud.com"
 KEYS = ["time", "flow_id", "client", "method", "url", "host", "bucket", "region", "key", "status", "error",
-        "findings", "action"]
+        "findings", "action", "operation", "auth", "upload_id", "part_number"]
 
 
 def cos_get(status: int = 403) -> http.HTTPFlow:
@@ -41,6 +41,8 @@ def test_record_has_the_contract_keys_in_order():
         (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_000)), f"http://{HOST}/a.txt", HOST,
          "examplebucket-1250000000", 403)
     assert record["error"]["request_id"] == "rid-9" and record["findings"][0]["id"] == "AccessDenied_NoPermission"
+    assert (record["operation"], record["auth"], record["upload_id"], record["part_number"]) == \
+        ("GetObject", "anonymous", None, None)
 
 
 def test_every_cos_flow_is_appended_one_line_each(tmp_path):

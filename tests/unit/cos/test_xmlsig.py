@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devkit import signing_client
+from devkit.signing_client import enc
 from cosdoctor.cos.hosts import parse_cos_host
 from cosdoctor.cos.signature import parse_auth_string
 from cosdoctor.cos.xmlsig import (
@@ -48,33 +50,13 @@ KT = "1557989151;1557996351"
 NOW = 1557990000
 
 
-def enc(s: str) -> str:
-    return quote(s, safe="-_.~")
+def client_sign(method: str, path: str, params: dict, headers: dict, *, key_time: str = KT,
+                **mistakes) -> tuple[str, str]:
+    """signing_client's client, at this module's KeyTime."""
+    return signing_client.client_sign(method, path, params, headers, key_time=key_time, **mistakes)
 
 
-def client_sign(method: str, path: str, params: dict, headers: dict, *, secret: str = SECRET_KEY,
-                key_time: str = KT, listed_time: str | None = None, swap: bool = False,
-                upper: bool = False, header_list: str | None = None) -> tuple[str, str]:
-    """(auth string, http string) as a client computes them for what it *thinks* it sends."""
-    hp = sorted((enc(k).lower(), enc(v)) for k, v in params.items())
-    hh = sorted((enc(k).lower(), enc(v)) for k, v in headers.items())
-    http = (f"{method.lower()}\n{path}\n" + "&".join(f"{k}={v}" for k, v in hp) + "\n"
-            + "&".join(f"{k}={v}" for k, v in hh) + "\n")
-    sts = f"sha1\n{key_time}\n{hashlib.sha1(http.encode()).hexdigest()}\n"
-    key = hmac.new(secret.encode(), key_time.encode(), hashlib.sha1).hexdigest()
-    sig = (hmac.new(sts.encode(), key.encode(), hashlib.sha1) if swap
-           else hmac.new(key.encode(), sts.encode(), hashlib.sha1)).hexdigest()
-    if upper:
-        sig = sig.upper()
-    t = listed_time or key_time
-    hl = header_list if header_list is not None else ";".join(k for k, _ in hh)
-    auth = (f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&q-sign-time={t}&q-key-time={t}"
-            f"&q-header-list={hl}&q-url-param-list={';'.join(k for k, _ in hp)}&q-signature={sig}")
-    return auth, http
-
-
-def presign(auth: str) -> str:
-    return "&".join(f"{k}={enc(v)}" for k, _, v in (p.partition("=") for p in auth.split("&")))
+presign = signing_client.as_query
 
 
 # --- official vectors (cos-post-object.md §3.3) ---------------------------------------------------

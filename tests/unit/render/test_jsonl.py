@@ -12,7 +12,7 @@ from cosdoctor.render.text import metadata
 from finding_fixtures import FIXTURES, diagnosis
 
 CONTRACT_KEYS = ["time", "flow_id", "client", "method", "url", "host", "bucket", "region", "key", "status",
-                 "error", "findings", "action"]
+                 "error", "findings", "action", "operation", "auth", "upload_id", "part_number"]
 
 
 def record_of(fixture: str, lang: str = "en", rendered: bool = True) -> dict:

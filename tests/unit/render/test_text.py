@@ -80,7 +80,10 @@ def test_headers_are_ascii_english_whatever_the_language(lang):
 def test_metadata_is_the_contract_and_built_once_per_language():
     found = diagnosis(FIXTURES["AccessDenied_Condition"])
     meta = metadata(found, "zh")
-    assert list(meta) == ["bucket", "region", "key", "mode", "fields", "findings"]
+    assert list(meta) == ["bucket", "region", "key", "mode", "operation", "auth", "upload_id", "part_number",
+                          "fields", "findings"]
+    assert meta["mode"] == meta["auth"] == "policy" and meta["operation"] == "PostObject"
+    assert meta["upload_id"] is None and meta["part_number"] is None
     assert metadata(found, "zh") is meta and metadata(found, "en") is not meta
     assert meta["findings"][0]["title"] == "表单字段 content-type 不满足策略条件 #7"
     assert list(meta["findings"][0]) == ["id", "severity", "phase", "title", "cause", "fix", "doc", "evidence"]

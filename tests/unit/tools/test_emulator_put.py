@@ -1,6 +1,6 @@
 """The emulator's PUT/GET/HEAD/DELETE Object with header and presigned signatures, over real HTTP.
 
-Requests are signed by tests/unit/signing_client.py (written apart from the core) and sent with
+Requests are signed by scripts/devkit/signing_client.py (written apart from the core) and sent with
 http.client, so the path goes on the wire exactly as written here.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cosdoctor.cos.credentials import Credential, CredentialStore
 from cosdoctor.cos.times import parse_iso8601
 from cosdoctor.cos.xmlsig import analyse_signature
 from cosdoctor.wire.errorxml import parse_error_xml
-from signing_client import SECRET_ID, SECRET_KEY, as_query, enc, sign
+from devkit.signing_client import SECRET_ID, SECRET_KEY, as_query, enc, sign
 
 HOST = cosrig.COS_HOST
 BUCKET = cosrig.BUCKET
