@@ -106,12 +106,12 @@ def rig(tmp_path_factory):
 
 def assert_untouched(rig: ProxyRig, method: str, key: str, status: int, operation: str, auth: str) -> dict:
     """The request went to the emulator, its answer reached the client as sent, and the report has
-    exactly one record for it, without an error finding."""
+    exactly one record for it, without any finding."""
     flow, record = rig.one_exchange(method, key, auth)
     assert flow["upstream"] is True and flow["status"] == status and flow["diagnosis"] is None, flow
     assert record["action"] == "forwarded" and record["status"] == status and record["error"] is None, record
     assert record["host"] == COS_HOST and record["bucket"] == BUCKET and record["region"] == REGION
-    assert [f for f in record["findings"] if f["severity"] == "error"] == [], record["findings"]
+    assert record["findings"] == [], record["findings"]      # not even a warning on a valid request
     # the contract's keys for every upload path (issue 11)
     assert (record["key"], record["operation"], record["auth"]) == (key, operation, auth), record
     assert (record["upload_id"], record["part_number"]) == (None, None), record
