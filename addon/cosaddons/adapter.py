@@ -64,6 +64,10 @@ def plain_request(request: http.Request, endpoint: CosEndpoint | None, *, body: 
     export often drops it). `accepted`: COS took the upload, so the file part is not scanned again
     (it runs to the closing delimiter)."""
     headers = header_dict(request.data.headers.fields)
+    if "host" not in headers and not request.data.http_version.startswith(b"HTTP/1"):
+        authority = host_of(request)     # HTTP/2 and 3 carry the host as :authority, which COS signs as `host`
+        if authority:
+            headers["host"] = authority
     method = request.method
     body_complete, body_size = True, None
     if body is _RAW:

@@ -297,7 +297,7 @@ def test_js_sdk_in_the_browser(cos, tmp_path):
         assert engine(cos, "PUT", key, presigned=False).signature_matches is True
     presigned_put, presigned_get, wrong_key, other_method, expired = results[2 * len(KEYS):]
     assert presigned_put["fetch"]["status"] == 200, presigned_put
-    assert presigned_get["fetch"] == {"status": 200, "body": "js presigned"}
+    assert presigned_get["fetch"] == {"status": 200, "body": "js presigned", "diagnosis": None}
     assert (wrong_key["ok"], wrong_key["statusCode"]) == (False, 403), wrong_key
     assert "SignatureDoesNotMatch" in (wrong_key["code"] or "") + (wrong_key["message"] or ""), wrong_key
     assert other_method["fetch"]["status"] == 403

@@ -671,8 +671,8 @@ def _check_signed_request(analysis: Analysis, credentials: CredentialStore | Non
     with the loaded SecretKey (errors, but not certain: block mode leaves them to COS); the rest
     are warnings. Cheap when valid: one FormatString, and one HMAC when the key is loaded."""
     cos = analysis.cos_request
-    if cos is None or cos.auth == "anonymous":
-        return
+    if cos is None or cos.auth == "anonymous" or cos.operation == "Preflight":
+        return      # a CORS preflight carries a presigned URL's query but is never authenticated
     sa = signed_request_signature(analysis, credentials)
     analysis.xml_signature = sa
     if sa.auth is None:

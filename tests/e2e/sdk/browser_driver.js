@@ -7,6 +7,11 @@
 (function () {
   var out = document.getElementById('result');
 
+  // The X-COS-Diagnosis header as the page can read it (only when the answer exposes it).
+  function diagnosis(headers) {
+    return (headers && headers['x-cos-diagnosis']) || null;
+  }
+
   function failure(err) {
     var inner = (err && err.error) || {};
     return {
@@ -14,6 +19,7 @@
       statusCode: (err && err.statusCode) || null,
       code: (err && err.code) || inner.Code || null,
       message: (err && err.message) || inner.Message || null,
+      diagnosis: diagnosis(err && err.headers),
     };
   }
 
@@ -27,6 +33,7 @@
           etag: data.ETag || (data.headers && data.headers.etag) || null,
           body: typeof data.Body === 'string' ? data.Body : null,
           url: data.Url || null,
+          diagnosis: diagnosis(data.headers),
         });
       });
     });
@@ -48,7 +55,8 @@
       if (op === 'getObjectUrl' && result.ok && then) {
         try {
           var response = await fetch(result.url, { method: then.method, body: then.body });
-          result.fetch = { status: response.status, body: await response.text() };
+          result.fetch = { status: response.status, body: await response.text(),
+                           diagnosis: response.headers.get('X-COS-Diagnosis') };
         } catch (e) {
           result.fetch = { status: 0, error: String(e) };
         }

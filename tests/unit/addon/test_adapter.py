@@ -41,6 +41,17 @@ def test_http2_host_is_the_authority():
     assert host_of(request) == request.host_header == "h2.example"
 
 
+def test_http2_request_without_host_header_gives_the_core_its_authority_as_host():
+    """A browser's HTTP/2 PUT has no Host field: COS (and mitmproxy upstream) take :authority, and
+    the SDK signed it as `host`, so the signature engine must see it (found by the HTTPS browser test)."""
+    request = make_request([(b"Content-Length", b"4")], method="PUT")
+    request.http_version = "HTTP/2.0"
+    request.authority = HOST
+    assert plain_request(request, ENDPOINT).headers["host"] == HOST
+    request.http_version = "HTTP/1.1"                       # HTTP/1 without Host: nothing invented
+    assert "host" not in plain_request(request, ENDPOINT).headers
+
+
 def test_plain_request_reads_every_header_with_the_one_rule():
     request = make_request([(b"Host", HOST.encode()), (b"Content-Type", b"multipart/form-data; boundary=a"),
                             (b"content-type", b"text/plain"), (b"X-Cos-Meta-A", b"1")])

@@ -195,6 +195,16 @@ def test_strict_signature_names_the_headers_to_sign():
     assert "content-type, x-cos-meta-x" in render_finding(found)["fix"]
 
 
+def test_cors_preflight_of_a_presigned_put_url_is_not_checked_as_signed():
+    """The browser's OPTIONS for a presigned PUT carries the URL's query, signed for PUT; COS answers
+    preflights without authentication, so no signature verdict (found by the HTTPS browser test)."""
+    headers = {"host": HOST, "origin": "http://127.0.0.1:8000", "access-control-request-method": "PUT"}
+    cors = {"access-control-allow-origin": "*", "access-control-allow-methods": "PUT"}
+    d = diagnose_exchange(req("OPTIONS", presigned("PUT"), headers), PlainResponse(200, cors, b"", NOW),
+                          now=NOW, credentials=CREDENTIALS)
+    assert d.findings == []
+
+
 def test_presigned_url_used_with_post():
     d = diagnose_exchange(req("POST", presigned("PUT"), {"host": HOST}),
                           answer(405, "MethodNotAllowed", "The specified method is not allowed."), now=NOW)

@@ -1,0 +1,160 @@
+"""cos-js-sdk-v5 in headless Chromium through mitmdump over HTTPS: the user's real path.
+
+The page (from a loopback HTTP server, a different origin from the bucket) loads the SDK's own
+bundle and uses it with `Protocol: "https:"`, so Chromium opens a CONNECT tunnel to
+https://examplebucket-1250000000.cos.ap-beijing.myqcloud.com through mitmdump and speaks TLS to the
+proxy, which presents a certificate for the bucket host signed by its CA. Chromium trusts that CA the
+way a user installs it: the confdir's mitmproxy-ca-cert.pem imported with NSS's certutil as a trusted
+CA into the NSS database Chromium reads ($HOME/.pki/nssdb, HOME pointed at a temporary directory).
+Certificate verification stays on (no --ignore-certificate-errors of any kind). Chromium
+negotiates HTTP/2 with the proxy (ALPN); tests/e2e/redirect_addon.py sends the bucket host to the
+emulator over plain HTTP and tests/e2e/flowlog_addon.py records the HTTP version each flow used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import cosrig
+import upload_page
+from test_sdks import BUCKET, CHROMIUM_FLAGS, KEYS, REGION, SDK_DIR, WRONG_KEY, StaticServer, chromium_binary, \
+    node_modules
+from test_sdks_proxy import COS_HOST, assert_untouched, error_finding, start_proxy_rig
+
+pytestmark = pytest.mark.e2e
+
+PAGE_KEYS = [key.replace("sdk/", "https/", 1) for key in KEYS]
+
+
+def certutil() -> str:
+    path = shutil.which("certutil")
+    if not path:
+        pytest.fail("certutil is not installed (Debian: apt-get install -y libnss3-tools; .ci/run does)",
+                    pytrace=False)
+    return path
+
+
+def trusting_home(tmp: Path, ca_pem: Path) -> Path:
+    """A HOME whose NSS database trusts the proxy's CA for TLS servers, and nothing else added."""
+    home = tmp / "home"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    tool = certutil()
+    subprocess.run([tool, "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True, capture_output=True)
+    subprocess.run([tool, "-A", "-d", f"sql:{nssdb}", "-t", "C,,", "-n", "mitmproxy", "-i", str(ca_pem)],
+                   check=True, capture_output=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def https_rig(tmp_path_factory):
+    rig = start_proxy_rig(tmp_path_factory, "browser-https")
+    ca = rig.workdir / "conf" / "mitmproxy-ca-cert.pem"
+    assert ca.exists(), "mitmdump wrote no CA into its confdir"
+    rig.home = trusting_home(rig.workdir, ca)
+    yield rig
+    rig.proxy.stop()
+    rig.emulator.stop()
+
+
+def run_page(rig, steps: list[dict], profile: Path, *, home: Path) -> list[dict]:
+    bundle = (node_modules() / "cos-js-sdk-v5" / "dist" / "cos-js-sdk-v5.min.js").read_bytes()
+    spec = {"options": {"SecretId": cosrig.SECRET_ID, "SecretKey": cosrig.SECRET_KEY, "Protocol": "https:"},
+            "steps": [{"Bucket": BUCKET, "Region": REGION, **s} for s in steps]}
+    embedded = json.dumps(spec).replace("<", "\\u003c")
+    page = ('<!doctype html><html><head><meta charset="utf-8"></head><body><pre id="result">pending</pre>'
+            f'<script>window.SPEC = {embedded};</script>'
+            '<script src="/cos-js-sdk-v5.min.js"></script><script src="/driver.js"></script></body></html>')
+    server = StaticServer({"/": ("text/html; charset=utf-8", page.encode()),
+                           "/cos-js-sdk-v5.min.js": ("application/javascript", bundle),
+                           "/driver.js": ("application/javascript", (SDK_DIR / "browser_driver.js").read_bytes())})
+    try:
+        # The page's own loopback origin never goes to a proxy; the bucket host goes to mitmdump.
+        args = [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                f"--proxy-server={rig.proxy.url}", "--dump-dom", "--virtual-time-budget=20000", server.url]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=str(home)))
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = upload_page.read_result(done.stdout)
+    assert isinstance(found, list), (f"the page wrote no result:\n{done.stdout[-3000:]}\n--- mitmdump ---\n"
+                                     f"{rig.proxy.log()[-3000:]}")
+    return found
+
+
+def test_js_sdk_over_https_with_http2_passes_untouched_in_block_mode(https_rig, tmp_path):
+    rig = https_rig
+    presigned = "https/js presigned+腾讯.txt"
+    steps = [{"op": "putObject", "Key": key, "Body": f"browser {key}", "ContentType": "text/plain"}
+             for key in PAGE_KEYS]
+    steps += [{"op": "getObject", "Key": key} for key in PAGE_KEYS]
+    steps += [{"op": "getObjectUrl", "Key": presigned, "Method": "PUT", "Expires": 300,
+               "then": {"method": "PUT", "body": "js presigned"}},
+              {"op": "getObjectUrl", "Key": presigned, "Method": "GET", "Expires": 300, "then": {"method": "GET"}}]
+    results = run_page(rig, steps, tmp_path / "profile", home=rig.home)
+    assert len(results) == len(steps), results
+    n = len(PAGE_KEYS)
+    for key, put, get in zip(PAGE_KEYS, results[:n], results[n:2 * n]):
+        assert put["ok"] and put["statusCode"] == 200 and put["diagnosis"] is None, (key, put)
+        assert put["etag"].strip('"') == rig.emulator.emulator.fetch(BUCKET, key).etag
+        assert get["ok"] and get["body"] == f"browser {key}", (key, get)
+    presigned_put, presigned_get = results[2 * n:]
+    assert presigned_put["fetch"]["status"] == 200, presigned_put
+    assert presigned_get["fetch"] == {"status": 200, "body": "js presigned", "diagnosis": None}
+
+    cos_flows = [f for f in rig.flows() if f["host"].split(":")[0] == COS_HOST]
+    assert cos_flows and all(f["client_tls"] for f in cos_flows), cos_flows
+    # The browser spoke HTTP/2 (ALPN h2) to the proxy, for the preflights and the uploads alike.
+    assert {(f["http_version"], f["client_alpn"]) for f in cos_flows} == {("HTTP/2.0", "h2")}, cos_flows
+    assert {f["method"] for f in cos_flows} >= {"OPTIONS", "PUT", "GET"}
+    for flow in cos_flows:
+        assert flow["upstream"] is True and flow["diagnosis"] is None, flow
+    records = {r["flow_id"]: r for r in rig.records()}
+    assert {f["id"] for f in cos_flows} <= set(records)
+    # No finding on any of them: HTTP/2's :authority is the signed host, and a CORS preflight
+    # carrying a presigned URL's query is not a signed request.
+    assert [(records[f["id"]]["method"], records[f["id"]]["findings"]) for f in cos_flows
+            if records[f["id"]]["findings"]] == []
+    # Each upload untouched, with its record (operation, auth, key as COS decodes it)
+    for key in PAGE_KEYS:
+        assert_untouched(rig, "PUT", key, 200, "PutObject", "header")
+        assert_untouched(rig, "GET", key, 200, "GetObject", "header")
+    assert_untouched(rig, "PUT", presigned, 200, "PutObject", "query")
+    assert_untouched(rig, "GET", presigned, 200, "GetObject", "query")
+
+
+def test_js_sdk_wrong_secret_key_over_https_is_diagnosed_to_the_page(https_rig, tmp_path):
+    """putObject signed with a wrong SecretKey: COS refuses it, and the page itself can read the
+    diagnosis (the addon adds X-COS-Diagnosis to Access-Control-Expose-Headers)."""
+    rig = https_rig
+    key = "https/js-wrong.txt"
+    (wrong,) = run_page(rig, [{"op": "putObject", "Key": key, "Body": "x", "options": {"SecretKey": WRONG_KEY}}],
+                        tmp_path / "profile", home=rig.home)
+    assert (wrong["ok"], wrong["statusCode"]) == (False, 403), wrong
+    assert rig.emulator.emulator.fetch(BUCKET, key) is None
+    assert wrong["diagnosis"] == "SignatureDoesNotMatch_Authorization", wrong
+    flow, record = rig.one_exchange("PUT", key)
+    assert (flow["http_version"], flow["client_tls"], flow["upstream"]) == ("HTTP/2.0", True, True), flow
+    assert "x-cos-diagnosis" in (flow["expose"] or "").lower()
+    finding = error_finding(record)
+    assert (finding["id"], finding["evidence"]["mistake"]) == ("SignatureDoesNotMatch_Authorization",
+                                                              "wrong-secret-key")
+
+
+def test_without_the_ca_chromium_refuses_the_proxy(https_rig, tmp_path):
+    """The same page with an empty NSS database: Chromium verifies the proxy's certificate and
+    refuses it, so nothing is uploaded. (The tests above pass because the CA is trusted, not
+    because verification is off.)"""
+    rig = https_rig
+    key = "https/untrusted.txt"
+    bare_home = tmp_path / "bare-home"
+    bare_home.mkdir()
+    (put,) = run_page(rig, [{"op": "putObject", "Key": key, "Body": "x"}], tmp_path / "profile", home=bare_home)
+    assert put["ok"] is False and put["message"] == "CORS blocked or network error", put
+    assert rig.emulator.emulator.fetch(BUCKET, key) is None
+    assert not [f for f in rig.flows() if f["path"].startswith("/https/untrusted")]
