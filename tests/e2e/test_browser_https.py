@@ -12,7 +12,6 @@ emulator over plain HTTP and tests/e2e/flowlog_addon.py records the HTTP version
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,10 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import cosrig
-import upload_page
-from test_sdks import BUCKET, CHROMIUM_FLAGS, KEYS, REGION, SDK_DIR, WRONG_KEY, StaticServer, chromium_binary, \
-    node_modules
+from test_sdks import BUCKET, KEYS, WRONG_KEY, run_sdk_page
 from test_sdks_proxy import COS_HOST, assert_untouched, error_finding, start_proxy_rig
 
 pytestmark = pytest.mark.e2e
@@ -63,28 +59,9 @@ def https_rig(tmp_path_factory):
 
 
 def run_page(rig, steps: list[dict], profile: Path, *, home: Path) -> list[dict]:
-    bundle = (node_modules() / "cos-js-sdk-v5" / "dist" / "cos-js-sdk-v5.min.js").read_bytes()
-    spec = {"options": {"SecretId": cosrig.SECRET_ID, "SecretKey": cosrig.SECRET_KEY, "Protocol": "https:"},
-            "steps": [{"Bucket": BUCKET, "Region": REGION, **s} for s in steps]}
-    embedded = json.dumps(spec).replace("<", "\\u003c")
-    page = ('<!doctype html><html><head><meta charset="utf-8"></head><body><pre id="result">pending</pre>'
-            f'<script>window.SPEC = {embedded};</script>'
-            '<script src="/cos-js-sdk-v5.min.js"></script><script src="/driver.js"></script></body></html>')
-    server = StaticServer({"/": ("text/html; charset=utf-8", page.encode()),
-                           "/cos-js-sdk-v5.min.js": ("application/javascript", bundle),
-                           "/driver.js": ("application/javascript", (SDK_DIR / "browser_driver.js").read_bytes())})
-    try:
-        # The page's own loopback origin never goes to a proxy; the bucket host goes to mitmdump.
-        args = [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                f"--proxy-server={rig.proxy.url}", "--dump-dom", "--virtual-time-budget=20000", server.url]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=str(home)))
-    finally:
-        server.stop()
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = upload_page.read_result(done.stdout)
-    assert isinstance(found, list), (f"the page wrote no result:\n{done.stdout[-3000:]}\n--- mitmdump ---\n"
-                                     f"{rig.proxy.log()[-3000:]}")
-    return found
+    """The SDK page over https: through mitmdump, with HOME's NSS db trusting (or not) its CA."""
+    return run_sdk_page(steps, profile, proxy=rig.proxy.url, protocol="https:",
+                        env=dict(os.environ, HOME=str(home)), log=lambda: "--- mitmdump ---\n" + rig.proxy.log())
 
 
 def test_js_sdk_over_https_with_http2_passes_untouched_in_block_mode(https_rig, tmp_path):

@@ -247,9 +247,14 @@ def chromium_binary() -> str:
     pytest.fail("chromium is not installed (Debian: apt-get install -y chromium)", pytrace=False)
 
 
-def run_browser(emulator, steps: list[dict], profile: Path) -> list[dict]:
+def run_sdk_page(steps: list[dict], profile: Path, *, proxy: str, protocol: str = "http:",
+                 env: dict | None = None, log=lambda: "") -> list[dict]:
+    """cos-js-sdk-v5 in headless Chromium running `steps` (browser_driver.js); what each step got.
+
+    The page's own origin is loopback, which Chromium never sends to a proxy; the bucket host goes
+    to `proxy` (the emulator acting as an HTTP proxy, or mitmdump). `log` adds a log to a failure."""
     bundle = (node_modules() / "cos-js-sdk-v5" / "dist" / "cos-js-sdk-v5.min.js").read_bytes()
-    spec = {"options": {"SecretId": cosrig.SECRET_ID, "SecretKey": cosrig.SECRET_KEY, "Protocol": "http:"},
+    spec = {"options": {"SecretId": cosrig.SECRET_ID, "SecretKey": cosrig.SECRET_KEY, "Protocol": protocol},
             "steps": [{"Bucket": BUCKET, "Region": REGION, **s} for s in steps]}
     embedded = json.dumps(spec).replace("<", "\\u003c")
     page = ('<!doctype html><html><head><meta charset="utf-8"></head><body><pre id="result">pending</pre>'
@@ -259,17 +264,19 @@ def run_browser(emulator, steps: list[dict], profile: Path) -> list[dict]:
                            "/cos-js-sdk-v5.min.js": ("application/javascript", bundle),
                            "/driver.js": ("application/javascript", (SDK_DIR / "browser_driver.js").read_bytes())})
     try:
-        # The page's own origin is loopback, which Chromium never sends to a proxy; the bucket host goes
-        # to the emulator acting as the HTTP proxy.
         args = [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                f"--proxy-server={proxy_of(emulator)}", "--dump-dom", "--virtual-time-budget=20000", server.url]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+                f"--proxy-server={proxy}", "--dump-dom", "--virtual-time-budget=20000", server.url]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr[-3000:]
     found = upload_page.read_result(done.stdout)
-    assert isinstance(found, list), f"the page wrote no result:\n{done.stdout[-3000:]}"
+    assert isinstance(found, list), f"the page wrote no result:\n{done.stdout[-3000:]}\n{log()[-3000:]}"
     return found
+
+
+def run_browser(emulator, steps: list[dict], profile: Path) -> list[dict]:
+    return run_sdk_page(steps, profile, proxy=proxy_of(emulator))
 
 
 def test_js_sdk_in_the_browser(cos, tmp_path):
