@@ -286,3 +286,22 @@ def test_absurd_authorization_gives_a_finding_or_nothing(authorization):
                           now=NOW, credentials=CREDENTIALS)
     assert ids(d.findings)[:1] in ([], ["SignatureDoesNotMatch_Authorization"])
     flow_comment(d, "zh")
+
+
+def test_a_cdn_that_rewrote_the_host_after_signing_is_named():
+    """Issue 11 item 3: signed for the CDN domain the page talks to; the CDN sent COS the bucket host,
+    so COS's FormatString has another host than the request the proxy saw."""
+    cdn = "img.example.com"
+    sent = {"host": cdn, "content-length": "5"}
+    kt = key_time()
+    auth = xml_auth("PUT", "/a.txt", sent, kt=kt)
+    cos_fs = f"put\n/a.txt\n\ncontent-length=5&host={HOST}\n"
+    sts = f"sha1\n{kt}\n{hashlib.sha1(cos_fs.encode()).hexdigest()}\n"
+    request = request_for("PUT", cdn, "/a.txt", {**sent, "authorization": auth}, b"", None)
+    d = diagnose_exchange(request, answer(403, "SignatureDoesNotMatch", "The Signature you specified is invalid.",
+                                          [("StringToSign", sts), ("FormatString", cos_fs)]),
+                          now=NOW, credentials=CREDENTIALS)
+    (found,) = [f for f in d.findings if f["id"].startswith("SignatureDoesNotMatch")]
+    assert found["id"] == "SignatureDoesNotMatch_Authorization"
+    assert {"part": "headers", "name": "host", "sent": cdn, "cos": HOST} in found["evidence"]["differences"]
+    assert found["evidence"]["mistake"] == "signed-other-host"
