@@ -76,11 +76,12 @@ def _oneline(text: object) -> str:
 
 
 def _quote(value: object, limit: int = MAX_VALUE_CHARS) -> str:
-    """A JSON-quoted string, cut at `limit` characters with the full length said."""
+    """A JSON-quoted string, cut at `limit` characters with the full length said (inside the quotes,
+    so the line stays one YAML value)."""
     text = "" if value is None else str(value)
     if len(text) > limit:
-        return json.dumps(text[:limit], ensure_ascii=False) + f" … ({len(text)} chars)"
-    return json.dumps(text, ensure_ascii=False)
+        return _yaml_string(f"{text[:limit]}… ({len(text)} chars)")
+    return _yaml_string(text)
 
 
 def _is_multipart(content_type: str | None) -> bool:
@@ -164,10 +165,15 @@ class _Renderer:
         """The view's words in its language."""
         return label("view", key, self.lang, **values)
 
+    def _wq(self, key: str, **values: object) -> str:
+        """The view's words as a YAML value (quoted: a sentence may hold ': ' or ' #')."""
+        return _yaml_string(self._w(key, **values))
+
     def _wrap(self, prefix: str, text: object) -> None:
-        """`prefix` + text, folded at WRAP columns (continuations under the text, as YAML allows).
+        """`prefix` + text as a double-quoted YAML string, folded at WRAP columns (continuations under
+        the text: YAML reads each line break inside the quotes as the one space it replaced).
         Secrets are hidden first so that folding can never split one out of reach of `_finish`."""
-        words = self._hide(_oneline(text))
+        words = _yaml_string(self._hide(str(text)))
         lines = textwrap.wrap(words, width=max(WRAP - len(prefix), 40), break_long_words=False,
                               break_on_hyphens=False) or [""]
         self.lines.append(prefix + lines[0])
@@ -205,25 +211,26 @@ class _Renderer:
         out = self.lines
         endpoint = analysis.endpoint
         out.append("COS POST Object:")
-        out.append(f"  host: {_quote(self.host) if self.host else self._w('unknown')}")
+        out.append(f"  host: {_quote(self.host) if self.host else self._wq('unknown')}")
         if endpoint is not None and endpoint.style != "custom":
             out.append(f"  bucket: {_quote(endpoint.bucket)}")
             out.append(f"  region: {_quote(endpoint.region)}")
         elif endpoint is not None:
-            out.append(f"  bucket: {self._w('custom_bucket')}")
+            out.append(f"  bucket: {self._wq('custom_bucket')}")
         key = analysis.key
-        out.append(f"  key: {_quote(key) if key is not None else self._w('absent')}")
+        out.append(f"  key: {_quote(key) if key is not None else self._wq('absent')}")
         out.append(f"  mode: {analysis.mode}")
         out.append(f"  checked_at: {format_iso8601(self.now)}   # "
                    + self._w("time_given" if self.now_given else "time_unknown"))
         errors = [f for f in findings if f.get("severity") == "error"]
         if errors:
             first = errors[0]
-            self._wrap(f"  verdict: {_oneline(first.get('id'))}: ", first.get("title", ""))
+            # The YAML tag marks a failing verdict for mitmproxy 12's highlighting (a token of its own).
+            self._wrap("  verdict: !error ", f"{first.get('id')}: {first.get('title', '')}")
         elif findings:
-            out.append(f"  verdict: {self._w('no_error')}")
+            out.append(f"  verdict: {self._wq('no_error')}")
         else:
-            out.append(f"  verdict: {self._w('no_findings')}")
+            out.append(f"  verdict: {self._wq('no_findings')}")
 
     def _findings_section(self, findings: list[dict]) -> None:
         out = self.lines
@@ -235,7 +242,7 @@ class _Renderer:
         for found in findings:
             severity = str(found.get("severity", "?"))
             mark = SEVERITY_MARK.get(severity, "-")
-            out.append(f"  - {mark} {severity.upper()} {_oneline(found.get('id'))}")
+            out.append(f"  - {mark} {_oneline(severity.upper())}: {_plain_or_quoted(found.get('id'))}")
             self._wrap("    title: ", found.get("title", ""))
             # The cause says every fact the comment's facts line would: only the origin is added.
             origin = self._origin(found)
@@ -259,7 +266,7 @@ class _Renderer:
         form = analysis.form
         out.append("body:")
         out.append(f"  size: {len(self.body)}")
-        out.append(f"  content_type: {_quote(self.content_type) if self.content_type else self._w('none')}")
+        out.append(f"  content_type: {_quote(self.content_type) if self.content_type else self._wq('none')}")
         if form is None:
             return
         multipart = form.multipart
@@ -279,10 +286,10 @@ class _Renderer:
             detail = derived("malformation_text", {"detail": error.detail, **error.facts}, self.lang)
             if detail:
                 self._wrap("    detail: ", detail)
-            out.append(f"    bytes_there: {_escaped(self.body[error.offset:error.offset + HEAD_BYTES])}")
+            out.append(f"    bytes_there: {_yaml_string(_escaped(self.body[error.offset:error.offset + HEAD_BYTES]))}")
         if form.duplicates:
-            dups = ", ".join(f"{_quote(name)} x{count}" for name, count in form.duplicates)
-            out.append(f"  DUPLICATE_FIELDS: [{dups}]   # {self._w('duplicates')}")
+            dups = ", ".join(f"{_quote(name)}: {count}" for name, count in form.duplicates)
+            out.append(f"  DUPLICATE_FIELDS: {{{dups}}}   # {self._w('duplicates')}")
         trailing = [n for n in form.after_file if n.lower() != FILE_FIELD]
         if trailing:
             out.append(f"  FIELDS_AFTER_FILE: [{', '.join(_quote(n) for n in trailing)}]"
@@ -302,7 +309,7 @@ class _Renderer:
             lname = name.lower()
             seen[lname] = seen.get(lname, 0) + 1
             out.append(f"  - index: {part.index}")
-            out.append(f"    name: {_quote(part.name) if part.name is not None else self._w('none')}")
+            out.append(f"    name: {_quote(part.name) if part.name is not None else self._wq('none')}")
             out.append(f"    offsets: {{start: {part.start}, data_start: {part.data_start}, "
                        f"data_end: {part.data_end}}}")
             out.append(f"    size: {part.size}")
@@ -320,7 +327,7 @@ class _Renderer:
             if file_seen:
                 flags.append("AFTER FILE")
             if flags:
-                out.append(f"    flags: [{', '.join(_oneline(f) for f in flags)}]")
+                out.append(f"    flags: [{', '.join(_yaml_string(f) for f in flags)}]")
             if lname == FILE_FIELD:
                 file_seen = True
         hidden = len(form.multipart.parts) - MAX_PARTS_SHOWN
@@ -330,21 +337,21 @@ class _Renderer:
     def _field_value(self, name: str, value: str) -> str:
         lname = name.lower()
         if lname == "policy":
-            return self._w("policy_value", n=len(value))
+            return self._wq("policy_value", n=len(value))
         if lname in SENSITIVE_FIELDS:
             return _quote(redact_field(name, value)) + f"   # {self._w('shortened')}"
         return _quote(value)
 
     def _file_summary(self, part: Part) -> None:
         data = memoryview(self.body)[part.data_start:part.data_end]
-        self.lines.append(f"    head: {_escaped(bytes(data[:HEAD_BYTES]))}"
+        self.lines.append(f"    head: {_yaml_string(_escaped(bytes(data[:HEAD_BYTES])))}"
                           + (f"   # {self._w('first_bytes', n=HEAD_BYTES)}" if part.size > HEAD_BYTES else ""))
         self.lines.append(f"    md5: {hashlib.md5(data).hexdigest()}")
 
     def _policy_section(self, policy: Policy | None) -> None:
         out = self.lines
         if policy is None:
-            out.append(f"policy: {self._w('no_policy')}")
+            out.append(f"policy: {self._wq('no_policy')}")
             return
         out.append(f"policy:   # {self._w('policy_head', n=len(policy.raw))}")
         if policy.document is not None:
@@ -354,7 +361,7 @@ class _Renderer:
             if len(lines) > MAX_POLICY_LINES:
                 out.append(f"  # {self._w('more_lines', n=len(lines) - MAX_POLICY_LINES)}")
         elif policy.raw:
-            out.append(f"  raw: {_escaped(policy.raw[:MAX_VALUE_CHARS])}")
+            out.append(f"  raw: {_yaml_string(_escaped(policy.raw[:MAX_VALUE_CHARS]))}")
         if policy.problems:
             out.append("policy_problems:")
             for problem in policy.problems:
@@ -375,10 +382,17 @@ class _Renderer:
             return
         failed = sum(1 for r in results if not r.ok)
         out.append(f"conditions:   # {self._w('conditions_head', n=len(results), failed=failed)}")
+        # A passing condition is one string, the condition and the reason in its comment; a failing
+        # one is a mapping (FAIL: the condition, why: the reason): in mitmproxy 12's YAML
+        # highlighting the two verdicts are different tokens, and request values stay in comments.
         for result in results:
-            verdict = "PASS" if result.ok else "FAIL"
-            out.append(f"  - {verdict} conditions[{result.condition.index}] {_oneline(self._condition_text(result))}")
-            self._wrap("      why: ", self._why(result))
+            where = f"conditions[{result.condition.index}]"
+            text = _oneline(self._condition_text(result))
+            if result.ok:
+                out.append(f"  - PASS {where}   # {text}: {_oneline(self._why(result))}")
+            else:
+                out.append(f"  - FAIL: {where}   # {text}")
+                self._wrap("    why: ", self._why(result))
 
     def _condition_text(self, result: ConditionResult) -> str:
         text = result.condition.text
@@ -404,7 +418,7 @@ class _Renderer:
         evidence = next((f.get("evidence") or {} for f in findings
                          if str(f.get("id", "")).startswith("SignatureDoesNotMatch")), None)
         if check is None and not evidence:
-            out.append(f"signature: {self._w('not_checked')}")
+            out.append(f"signature: {self._wq('not_checked')}")
             return
         mode = check.mode if check else evidence.get("mode")
         verified = check.verified if check else bool(evidence.get("verified"))
@@ -425,17 +439,31 @@ class _Renderer:
         if check is not None and check.http_string:
             out.append(f"  http_string: {_quote(check.http_string)}")
         if not verified:
-            state = "MALFORMED" if mistake else self._w("not_verified")
+            state = "!error MALFORMED" if mistake else self._wq("not_verified")
             out.append(f"  verified: false   # {self._w('no_secret_key')}")
             out.append(f"  result: {state}")
         else:
             out.append("  verified: true")
-            out.append(f"  result: {'OK' if ok else 'MISMATCH'}")
+            out.append(f"  result: {'OK' if ok else '!error MISMATCH'}")
         if expected and not ok:
             out.append(f"  expected_signature: {_quote(shorten(str(expected)))}   # {self._w('shortened')}")
         if mistake:
             out.append(f"  mistake: {_oneline(mistake)}")
             self._wrap("  mistake_text: ", derived("mistake_text", {"mistake": str(mistake)}, self.lang))
+
+
+def _yaml_string(text: str) -> str:
+    """A double-quoted YAML (and JSON) string: nothing in it can end the value or start a line."""
+    return _oneline(json.dumps(text, ensure_ascii=False))
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+
+
+def _plain_or_quoted(value: object) -> str:
+    """An ID as it is when it is one (Warning_X), else quoted (a saved flow may carry anything)."""
+    text = "" if value is None else str(value)
+    return text if _PLAIN.fullmatch(text) else _yaml_string(text)
 
 
 def _escaped(data: bytes) -> str:

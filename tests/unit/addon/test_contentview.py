@@ -96,7 +96,7 @@ def test_auto_mode_picks_the_view_for_a_cos_upload(view):
     name, text = auto(f, f.request)
     assert name == NAME
     assert "EntityTooLarge_ContentLengthRange" in text
-    assert "FAIL conditions[5] [\"content-length-range\", 1, 5]" in text
+    assert "- FAIL: conditions[5]   # [\"content-length-range\", 1, 5]" in text
     assert TOKEN not in text and TOKEN[:16] not in text
 
 
@@ -106,7 +106,7 @@ def test_auto_mode_shows_the_addon_diagnosis(view):
     f = make_flow(*cos_upload(), metadata={"cos": {"mode": "policy", "findings": [found]}})
     name, text = auto(f, f.request)
     assert name == NAME
-    assert "verdict: Future_Check: COS said: expired" in text
+    assert 'verdict: !error "Future_Check: COS said: expired"' in text
     assert "the addon's diagnosis" in text
 
 
@@ -133,9 +133,9 @@ def test_credentials_and_lang_come_from_the_addon():
         f = make_flow(break_signature(body), content_type)
         name, text = auto(f, f.request)
         assert name == NAME
-        assert "verified: true" in text and "result: MISMATCH" in text
+        assert "verified: true" in text and "result: !error MISMATCH" in text
         zh_title = render_finding(catalogue.finding("SignatureDoesNotMatch_POSTSignature", "preflight"), "zh")["title"]
-        assert f"title: {zh_title}" in text
+        assert f'title: "{zh_title}"' in text
         assert SECRET_KEY not in text
     finally:
         cos_contentview.unregister(registered)
@@ -201,7 +201,7 @@ def test_a_diagnosed_flow_is_drawn_from_its_diagnosis_without_analysing_again(mo
         name, text = auto(f, f.request)
     assert name == NAME
     assert "could not be rendered" not in text
-    assert "FAIL conditions[5] [\"content-length-range\", 1, 5]" in text       # the kept analysis' conditions
+    assert "- FAIL: conditions[5]   # [\"content-length-range\", 1, 5]" in text       # the kept analysis' conditions
     assert "the addon's diagnosis" in text
 
 

@@ -64,7 +64,7 @@ def section(text: str, name: str) -> str:
 def test_valid_form_shows_parts_in_wire_order_with_offsets():
     body, content_type = default_spec().encode(BOUNDARY)
     text = view(body=body, content_type=content_type, credentials=CREDENTIALS)
-    assert "verdict: no findings" in text and "findings: []" in text
+    assert 'verdict: "no findings"' in text and "findings: []" in text
     names = re.findall(r'^    name: "(.*)"$', section(text, "parts"), re.M)
     assert names == ["key", "q-sign-algorithm", "q-ak", "q-key-time", "q-signature", "policy",
                      "Content-Type", "file"]
@@ -78,7 +78,7 @@ def test_valid_form_shows_parts_in_wire_order_with_offsets():
 
 def test_file_part_is_summarised_never_dumped():
     text = view()
-    assert f"head: {FILE_DATA[:32]!r}" in text
+    assert "head: " + json.dumps(repr(FILE_DATA[:32])) in text
     assert f"md5: {hashlib.md5(FILE_DATA).hexdigest()}" in text
     assert "SECOND-HALF" not in text
 
@@ -87,7 +87,7 @@ def test_field_values_shown_and_policy_decoded_below():
     spec = default_spec()
     text = view(spec)
     assert 'value: "uploads/a.png"' in text
-    assert f"value: (base64, {len(spec.get('policy') or '')} chars — decoded below)" in text
+    assert f'value: "(base64, {len(spec.get("policy") or "")} chars — decoded below)"' in text
     assert (spec.get("policy") or "")[:40] not in text
     policy = section(text, "policy")
     assert '{"bucket": "examplebucket-1250000000"}' in policy
@@ -110,9 +110,9 @@ def test_failing_condition_is_marked_with_why(change, index, why):
     text = view(with_policy(default_spec(), change))
     conditions = section(text, "conditions")
     assert "1 failed" in conditions
-    assert re.search(rf"^  - FAIL conditions\[{index}\] .*\n      why: {re.escape(why)}$", conditions, re.M)
+    assert re.search(rf"^  - FAIL: conditions\[{index}\]   # .*\n    why: {re.escape(json.dumps(why, ensure_ascii=False))}$", conditions, re.M)
     assert len(re.findall(r"^  - PASS ", conditions, re.M)) == conditions.count("\n  - ") - 1
-    assert re.search(r"^  verdict: \S+: ", text, re.M)
+    assert re.search(r'^  verdict: !error "\S+: ', text, re.M)
     assert "verdict: no" not in text
 
 
@@ -120,7 +120,7 @@ def test_undecodable_policy_is_reported_not_fatal():
     spec = default_spec().set("policy", base64.b64encode(b'{"expiration": "x", ').decode())
     text = view(spec)
     assert "policy_problems:" in text
-    assert "verdict: InvalidPolicyDocument" in text
+    assert 'verdict: !error "InvalidPolicyDocument' in text
 
 
 # --- malformed bodies ------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def test_malformed_body_names_reason_and_offset(damage, content_type, reason, of
     assert f"    reason: {reason}" in malformed
     found = int(re.search(r"^    offset: (\d+)$", malformed, re.M).group(1))
     assert found == (offset if offset is not None else len(body))
-    assert "verdict: MalformedPOSTRequest_POSTBody" in text
+    assert 'verdict: !error "MalformedPOSTRequest_POSTBody' in text
 
 
 def test_duplicates_and_fields_after_file_are_flagged():
@@ -149,10 +149,10 @@ def test_duplicates_and_fields_after_file_are_flagged():
              f"--{BOUNDARY}--\r\n").encode()
     body = body[: body.rindex(f"--{BOUNDARY}--".encode())] + extra
     text = view(body=body, content_type=content_type)
-    assert 'DUPLICATE_FIELDS: ["key" x2]' in text
+    assert 'DUPLICATE_FIELDS: {"key": 2}' in text
     assert 'FIELDS_AFTER_FILE: ["key"]' in text
     last = section(text, "parts").split("  - index: ")[-1]
-    assert "flags: [DUPLICATE (copy 2 of 'key'), AFTER FILE]" in last
+    assert "flags: [\"DUPLICATE (copy 2 of 'key')\", \"AFTER FILE\"]" in last
     assert "Warning_FieldAfterFile" in text and "Warning_DuplicateField" in text
 
 
@@ -164,16 +164,16 @@ def test_signature_mistake_found_with_credentials():
     spec.set("q-signature", hmac_sha1_hex(sign_key(SECRET_KEY, spec.get("q-key-time") or ""), wrong))
     text = view(spec, credentials=CREDENTIALS)
     signature = section(text, "signature")
-    assert "verified: true" in signature and "result: MISMATCH" in signature
+    assert "verified: true" in signature and "result: !error MISMATCH" in signature
     assert "mistake: sha1-of-base64-policy" in signature
-    assert "mistake_text: StringToSign was computed as SHA1 of the base64 text" in signature
+    assert 'mistake_text: "StringToSign was computed as SHA1 of the base64 text' in signature
     raw = base64.b64decode(spec.get("policy") or "")
     assert f'string_to_sign: "{hashlib.sha1(raw).hexdigest()}"' in signature
 
 
 def test_signature_without_credentials_is_not_verified():
     signature = section(view(), "signature")
-    assert "verified: false" in signature and "result: not verified" in signature
+    assert "verified: false" in signature and 'result: "not verified"' in signature
 
 
 def test_signature_from_the_addon_diagnosis_when_view_has_no_key():
@@ -181,7 +181,7 @@ def test_signature_from_the_addon_diagnosis_when_view_has_no_key():
     diagnosis = {"findings": [{"id": "SignatureDoesNotMatch_POSTSignature", "severity": "error",
                                "phase": "response", "title": "T", "evidence": evidence}]}
     signature = section(view(diagnosis=diagnosis), "signature")
-    assert "result: MISMATCH" in signature and "mistake: key-time-mismatch" in signature
+    assert "result: !error MISMATCH" in signature and "mistake: key-time-mismatch" in signature
 
 
 # --- findings ----------------------------------------------------------------------------
@@ -192,9 +192,9 @@ def test_findings_come_from_the_diagnosis_when_given():
     text = view(diagnosis={"findings": [found]})
     findings = section(text, "findings")
     assert "the addon's diagnosis" in findings
-    assert "✖ ERROR Future_Check" in findings
-    assert "title: Expired for real" in findings and "fix: Sign again" in findings
-    assert "verdict: Future_Check: Expired for real" in text
+    assert "✖ ERROR: Future_Check" in findings
+    assert 'title: "Expired for real"' in findings and 'fix: "Sign again"' in findings
+    assert 'verdict: !error "Future_Check: Expired for real"' in text
 
 
 def test_the_diagnosis_is_worded_in_the_view_language():
@@ -202,14 +202,14 @@ def test_the_diagnosis_is_worded_in_the_view_language():
     found = {"id": "AccessDenied_Expiration", "severity": "error", "phase": "response",
              "title": "策略已过期", "cause": "…", "fix": "…", "evidence": {"expired_for_s": 7200}}
     findings = section(view(diagnosis={"findings": [found]}), "findings")
-    assert "title: The policy expired 2 h ago" in findings and "策略" not in findings
+    assert 'title: "The policy expired 2 h ago"' in findings and "策略" not in findings
 
 
 def test_findings_are_computed_when_no_diagnosis():
     spec = with_policy(default_spec(), lambda d: d["conditions"].__setitem__(1, {"q-ak": "AKIDother"}))
     findings = section(view(spec), "findings")
     assert "(checked here)" in findings
-    assert "✖ ERROR AccessDenied_q-ak" in findings
+    assert "✖ ERROR: AccessDenied_q-ak" in findings
     assert re.search(r"^    fix: \S", findings, re.M)
 
 
@@ -281,8 +281,8 @@ def test_not_a_cos_form_is_one_line(body, content_type, host):
 def test_cos_fields_on_any_host_are_rendered():
     body, content_type = default_spec().encode(BOUNDARY)
     text = summarize(body, content_type, host="upload.example.com", now=NOW)
-    assert "bucket: (custom domain" in text
-    assert re.search(r"^  - PASS conditions\[3\] .*\n      why: The request.s bucket is unknown, so this was not checked", text, re.M)
+    assert 'bucket: "(custom domain' in text
+    assert re.search(r"^  - PASS conditions\[3\]   # .*: The request.s bucket is unknown, so this was not checked", text, re.M)
 
 
 def test_unexpected_input_gives_a_short_text_not_an_exception():
@@ -314,3 +314,49 @@ def test_garbage_never_raises(body, content_type, host, diagnosis):
     text = summarize(body, content_type, host=host, diagnosis=diagnosis, now=NOW)
     assert isinstance(text, str)
     assert not text.startswith(CANNOT_RENDER), text
+
+
+# --- the view is YAML, so mitmproxy 12's highlighting colours PASS, FAIL and the verdict ----------------
+
+HOSTILE = 'a": "b # c\n- FAIL: x\t: y'           # a value that would forge a line of a YAML-ish text
+
+
+def yaml_nodes(text: str):
+    from ruamel.yaml import YAML          # mitmproxy's own dependency, on 11 and 12
+    return YAML(typ="safe").compose(text)
+
+
+def failing_and_passing_view(lang: str = "en") -> str:
+    """conditions 0-4 pass; one more, on a field sent with a hostile value, fails."""
+    spec = with_policy(default_spec().set("x-cos-meta-note", HOSTILE),
+                       lambda d: d["conditions"].append({"x-cos-meta-note": "other"}))
+    return view(spec, lang=lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko", "zh"])
+def test_the_view_is_valid_yaml_whatever_the_values(lang):
+    text = failing_and_passing_view(lang)
+    assert yaml_nodes(text) is not None
+    assert "\n- FAIL: x" not in text                                # the value forged no line
+    for spec in (default_spec(), default_spec().drop("policy"), with_policy(default_spec(), lambda d: d.pop("conditions"))):
+        assert yaml_nodes(view(spec, lang=lang)) is not None
+
+
+def test_yaml_check_fails_on_the_old_layout():
+    """The check above can fail: the first version's condition and verdict lines were not YAML."""
+    from ruamel.yaml.error import YAMLError
+    with pytest.raises(YAMLError):
+        yaml_nodes('conditions:\n  - FAIL conditions[5] ["a", 1]\n      why: The file: too big\n')
+
+
+def test_pass_fail_and_the_failing_verdict_are_distinct_tokens_in_mitmproxy_12():
+    highlight = pytest.importorskip("mitmproxy_rs.syntax_highlight", reason="mitmproxy 11 has no highlighter")
+    text = failing_and_passing_view()
+    tokens = highlight.highlight(text, "yaml")
+    assert "".join(t for _, t in tokens) == text
+    passes = [t for t, c in tokens if c.startswith("PASS conditions[")]
+    fails = [t for t, c in tokens if c == "FAIL"]
+    assert len(passes) == text.count("\n  - PASS ") >= 5 and set(passes) == {"string"}
+    assert len(fails) == 1 and set(fails) == {"name"}
+    assert ("name", "!error ") in tokens                             # the verdict of a failing upload
+    assert {tag for tag, chunk in tokens if "b # c" in chunk} <= {"string", "comment"}   # never a key
