@@ -3,8 +3,9 @@ for the common client mistake that reproduces a wrong ``q-signature``.
 
 Both algorithms are HMAC-SHA1 chains over lower-case hex strings (D-POST "signature protection",
 D-SIGN). A wrong signature is only useful to a user if we can say which step went wrong, so
-``find_post_mistake``/``find_header_mistake`` recompute the signature the ways buggy clients do and
-name the first variant that matches. Nothing here returns or formats the SecretKey.
+``find_post_mistake`` recomputes the policy signature the ways buggy clients do and names the first
+variant that matches (the header and presigned search is ``xmlsig.search_mistake``). Nothing here
+returns or formats the SecretKey.
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ __all__ = [
     "find_post_mistake",
     "key_time_candidates",
     "signed_key_time",
-    "find_header_mistake",
 ]
 
 # "start;end" in Unix seconds; 19 digits bound int() (Python refuses > 4300-digit strings).
@@ -393,48 +393,3 @@ def signed_key_time(secret_key: str, key_time: str, string_to_sign: str, provide
         if hmac.new(sign_key, message, hashlib.sha1).hexdigest() == provided:
             return candidate
     return None
-
-
-def _server_pairs(listed: tuple[str, ...], given: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The encoded pairs a server signs: each listed name, its value looked up among ``given``
-    (first match, names compared encoded and lower-cased); a listed name not given signs as ""."""
-    lookup: dict[str, str] = {}
-    for name, value in given:
-        lookup.setdefault(cos_url_encode(name).lower(), value)
-    return [(n.lower(), cos_url_encode(lookup.get(n.lower(), ""))) for n in listed if n != ""]
-
-
-def find_header_mistake(secret_key: str, auth: AuthString, method: str, path: str,
-                        params: Sequence[tuple[str, str]], headers: Sequence[tuple[str, str]]) -> str | None:
-    """None when the auth string's signature verifies, else the contract mistake word.
-
-    The names signed are the ones ``auth`` lists (q-header-list / q-url-param-list), as the server
-    does; their values come from ``params``/``headers``. SignKey uses q-key-time and StringToSign
-    q-sign-time (they are equal in every official client).
-    """
-    provided = auth.signature
-    if provided is None:
-        return "malformed"
-    key_time = auth.key_time if auth.key_time is not None else (auth.sign_time or "")
-    sign_time = auth.sign_time if auth.sign_time is not None else key_time
-    http_string, _, _ = _header_parts(method, path, _server_pairs(auth.param_list, params),
-                                      _server_pairs(auth.header_list, headers))
-
-    def sts(t: str) -> str:
-        return _header_string_to_sign(t, http_string)
-
-    correct = _chain(secret_key, key_time, sts(sign_time))
-    if provided == correct:
-        return None
-    shape = _shape_mistake(provided, correct)
-    if shape is not None:
-        return shape
-    if provided in _swapped(secret_key, key_time, sts(sign_time)):
-        return "hmac-args-swapped"
-    if provided in _binary(secret_key, key_time, sts(sign_time)):
-        return "binary-sign-key"
-    if sign_time != key_time:
-        for k, s in ((sign_time, sign_time), (key_time, key_time), (sign_time, key_time)):
-            if _chain(secret_key, k, sts(s)) == provided:
-                return "key-time-mismatch"
-    return "wrong-secret-key"

@@ -28,7 +28,7 @@ from cosdoctor.cos.times import format_iso8601, whole_hour_offset
 from cosdoctor.cos.policy import ConditionResult, Policy, decode_policy, evaluate_conditions
 from cosdoctor.cos.secrets import redact_evidence, shorten
 from cosdoctor.cos.signature import (
-    KEY_TIME_RE, find_header_mistake, find_post_mistake, header_signature, is_hex40, signed_key_time,
+    KEY_TIME_RE, find_post_mistake, is_hex40, signed_key_time,
     parse_auth_string, post_signature,
 )
 
