@@ -151,15 +151,20 @@ def test_python_presigned_url_mistakes(cos, cos_ahead):
 # --- cos-nodejs-sdk-v5 ----------------------------------------------------------------------------
 
 
-def run_node(emulator, steps: list[dict], **options) -> list[dict]:
+def run_node_sdk(steps: list[dict], *, proxy: str, **options) -> list[dict]:
+    """cos-nodejs-sdk-v5 running `steps` (node_driver.js) through the HTTP proxy `proxy`."""
     node_modules()
     spec = {"options": {"SecretId": cosrig.SECRET_ID, "SecretKey": cosrig.SECRET_KEY, "Protocol": "http:",
-                        "Proxy": proxy_of(emulator), **options},
+                        "Proxy": proxy, **options},
             "steps": [{"Bucket": BUCKET, "Region": REGION, **s} for s in steps]}
     done = subprocess.run(["node", str(SDK_DIR / "node_driver.js"), json.dumps(spec)], capture_output=True,
                           text=True, timeout=120, cwd=str(SDK_DIR))
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
+
+
+def run_node(emulator, steps: list[dict], **options) -> list[dict]:
+    return run_node_sdk(steps, proxy=proxy_of(emulator), **options)
 
 
 def test_node_put_and_get(cos):

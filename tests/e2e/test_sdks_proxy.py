@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -22,7 +21,7 @@ import pytest
 import requests
 
 import cosrig
-from test_sdks import BUCKET, REGION, SDK_DIR, WRONG_KEY, node_modules
+from test_sdks import BUCKET, REGION, WRONG_KEY, run_node_sdk
 
 pytestmark = pytest.mark.e2e
 
@@ -155,11 +154,19 @@ def test_python_sdk_put_get_and_presigned_urls_pass_untouched(rig):
         assert "X-COS-Diagnosis" not in answer
         assert client.get_object(Bucket=BUCKET, Key=key)["Body"].get_raw_stream().read() == body
     key = "py/presigned 腾讯+.bin"
-    put_url = client.get_presigned_url(Bucket=BUCKET, Key=key, Method="PUT", Expired=300)
-    assert via_proxy(rig, "PUT", put_url, b"via presigned put").status_code == 200
-    got = via_proxy(rig, "GET", client.get_presigned_url(Bucket=BUCKET, Key=key, Method="GET", Expired=300))
-    assert (got.status_code, got.content, got.headers.get("X-COS-Diagnosis")) == (200, b"via presigned put", None)
-    for k in PY_KEYS:
+    assert_presigned_and_all_untouched(rig, PY_KEYS, key, b"via presigned put",
+                                       client.get_presigned_url(Bucket=BUCKET, Key=key, Method="PUT", Expired=300),
+                                       client.get_presigned_url(Bucket=BUCKET, Key=key, Method="GET", Expired=300))
+
+
+def assert_presigned_and_all_untouched(rig, keys: list[str], key: str, body: bytes, put_url: str,
+                                       get_url: str) -> None:
+    """The presigned PUT and GET of `key` work through the proxy, and every flow of the session (the
+    header-signed `keys` and the presigned pair) passed untouched with its one clean record."""
+    assert via_proxy(rig, "PUT", put_url, body).status_code == 200
+    got = via_proxy(rig, "GET", get_url)
+    assert (got.status_code, got.content, got.headers.get("X-COS-Diagnosis")) == (200, body, None)
+    for k in keys:
         assert_untouched(rig, "PUT", k, 200, "PutObject", "header")
         assert_untouched(rig, "GET", k, 200, "GetObject", "header")
     assert_untouched(rig, "PUT", key, 200, "PutObject", "query")
@@ -210,14 +217,7 @@ NODE_KEYS = ["node/plain.txt", "node/a+b.txt", "node/a b.txt", "node/腾讯云 �
 
 
 def run_node(rig: ProxyRig, steps: list[dict], **options) -> list[dict]:
-    node_modules()
-    spec = {"options": {"SecretId": cosrig.SECRET_ID, "SecretKey": cosrig.SECRET_KEY, "Protocol": "http:",
-                        "Proxy": rig.proxy.url, **options},
-            "steps": [{"Bucket": BUCKET, "Region": REGION, **s} for s in steps]}
-    done = subprocess.run(["node", str(SDK_DIR / "node_driver.js"), json.dumps(spec)], capture_output=True,
-                          text=True, timeout=60, cwd=str(SDK_DIR))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return run_node_sdk(steps, proxy=rig.proxy.url, **options)
 
 
 def test_node_sdk_put_get_and_presigned_urls_pass_untouched(rig):
@@ -233,16 +233,7 @@ def test_node_sdk_put_get_and_presigned_urls_pass_untouched(rig):
         assert put["ok"] and put["statusCode"] == 200, put
         assert put["etag"].strip('"') == rig.emulator.emulator.fetch(BUCKET, k).etag
         assert get["ok"] and get["body"] == f"node {k}", get
-    put_url, get_url = results[-2]["url"], results[-1]["url"]
-    assert via_proxy(rig, "PUT", put_url, b"node presigned").status_code == 200
-    got = via_proxy(rig, "GET", get_url)
-    assert (got.status_code, got.content, got.headers.get("X-COS-Diagnosis")) == (200, b"node presigned", None)
-    for k in NODE_KEYS:
-        assert_untouched(rig, "PUT", k, 200, "PutObject", "header")
-        assert_untouched(rig, "GET", k, 200, "GetObject", "header")
-    assert_untouched(rig, "PUT", key, 200, "PutObject", "query")
-    assert_untouched(rig, "GET", key, 200, "GetObject", "query")
-    assert_every_flow_recorded(rig)
+    assert_presigned_and_all_untouched(rig, NODE_KEYS, key, b"node presigned", results[-2]["url"], results[-1]["url"])
 
 
 def test_node_wrong_secret_key(rig):
