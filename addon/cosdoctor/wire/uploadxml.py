@@ -388,10 +388,9 @@ def read_complete_answer(body: bytes) -> CompleteAnswer:
         return CompleteAnswer("empty")
     if not isinstance(body, (bytes, bytearray, memoryview)):
         return CompleteAnswer("other", problem="malformed", detail="not bytes")
-    data = bytes(body)
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    data = data.lstrip(b" \t\r\n")      # the spaces COS sends while it merges the parts
+    data = bytes(body).lstrip(b" \t\r\n")   # the spaces COS sends while it merges the parts
+    if data.startswith(_BOM):              # a BOM before or after them
+        data = data[len(_BOM):].lstrip(b" \t\r\n")
     if not data:
         return CompleteAnswer("empty")
     root: list[str] = []
@@ -408,6 +407,8 @@ def read_complete_answer(body: bytes) -> CompleteAnswer:
             fields[wanted[name]] = _text(el)
 
     problem, detail = _run(data, MAX_ANSWER_BYTES, _Progress(), on_root, on_child)
+    if problem == "empty":                 # a second BOM, say: still nothing
+        return CompleteAnswer("empty")
     name = _clip(root[0], MAX_TEXT_CHARS) if root else None
     if problem is None and name == "Error":
         doc = parse_error_xml(data)

@@ -514,3 +514,12 @@ def test_complete_answer_of_20MB_spaces_is_bounded() -> None:
         assert read_complete_answer(body) == RESULT_ANSWER
         times.append(time.monotonic() - start)
     assert max(times) < 5.0, times
+
+
+@pytest.mark.parametrize("body, expected", [
+    pytest.param(b"\xef\xbb\xbf\xef\xbb\xbf", CompleteAnswer("empty"), id="two-boms"),   # found by the fuzzer
+    pytest.param(b"  \xef\xbb\xbf" + RESULT, RESULT_ANSWER, id="bom-after-spaces"),
+    pytest.param(b"\xef\xbb\xbf  " + RESULT, RESULT_ANSWER, id="spaces-after-bom"),
+])
+def test_complete_answer_bom_and_spaces(body: bytes, expected: CompleteAnswer) -> None:
+    assert read_complete_answer(body) == expected
