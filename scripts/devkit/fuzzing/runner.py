@@ -21,10 +21,13 @@ from devkit.fuzzing.common import Violation
 from devkit.fuzzing.multipart import check_multipart_example, gen_multipart
 from devkit.fuzzing.pipeline import check_pipeline, gen_pipeline
 from devkit.fuzzing.policy import check_policy, gen_policy
+from devkit.fuzzing.uploadxml import check_upload_xml, gen_upload_xml
 from devkit.fuzzing.xml import check_error_xml, gen_xml
 from devkit.fuzzing.xmlapi import check_xmlapi, gen_xmlapi
 
-TARGETS = ("multipart", "policy", "auth", "xml", "pipeline", "xmlapi")
+TARGETS = ("multipart", "policy", "auth", "xml", "pipeline", "xmlapi", "uploadxml")
+# Targets whose generator takes the marker file's URL and the trap port's URL.
+NETWORK_TARGETS = ("xml", "pipeline", "uploadxml")
 # Each target: its invariants, check(**args), and its seeded generator, generate(rng, **extra) -> args.
 CHECKS: dict[str, Callable[..., object]] = {
     "multipart": lambda mode="plain", **kw: check_multipart_example(mode, **kw),
@@ -33,10 +36,11 @@ CHECKS: dict[str, Callable[..., object]] = {
     "xml": check_error_xml,
     "pipeline": check_pipeline,
     "xmlapi": check_xmlapi,
+    "uploadxml": check_upload_xml,
 }
 GENERATORS: dict[str, Callable[..., dict]] = {
     "multipart": gen_multipart, "policy": gen_policy, "auth": gen_auth, "xml": gen_xml, "pipeline": gen_pipeline,
-    "xmlapi": gen_xmlapi,
+    "xmlapi": gen_xmlapi, "uploadxml": gen_upload_xml,
 }
 
 
@@ -103,7 +107,7 @@ def time_budget(args: dict) -> float:
 
 # Violations that compare with what the generator built: shrinking one side alone is meaningless.
 EXPECTATION_CODES = ("valid-", "stream.", "roundtrip", "policy.raw", "policy.document")
-CONTROL_KEYS = frozenset({"mode", "lang", "creds", "endpoint", "method"})
+CONTROL_KEYS = frozenset({"mode", "lang", "creds", "endpoint", "method", "kind"})
 
 
 def minimise(target: str, args: dict, signature: str, *, seconds: float = 10.0, max_tries: int = 3000) -> dict:
@@ -232,7 +236,7 @@ def fuzz_target(target: str, examples: int, seed: int, out: Path, *, marker_url:
     r = random.Random(f"{seed}:{target}")
     stats = TargetStats(target)
     generate = GENERATORS[target]
-    extra = {"marker_url": marker_url, "net_url": net_url} if target in ("xml", "pipeline") else {}
+    extra = {"marker_url": marker_url, "net_url": net_url} if target in NETWORK_TARGETS else {}
     use_alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if use_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)

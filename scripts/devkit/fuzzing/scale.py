@@ -17,6 +17,7 @@ from cosdoctor.findings.request_checks import UploadRequest, analyse_request
 from cosdoctor.wire.errorxml import parse_error_xml
 from cosdoctor.wire.form import parse_form
 from cosdoctor.wire.multipart import parse_multipart
+from cosdoctor.wire.uploadxml import parse_complete_body
 from devkit.formbuilder import policy_b64
 from devkit.fuzzing.common import BUCKET, COS_HOST, SECRET_ID, SECRET_KEY, STORES
 from devkit.fuzzing.multipart import PartSpec, build_multipart, content_type_for, delimiter
@@ -65,6 +66,12 @@ def probe_inputs() -> dict[str, Callable[[int], Callable[[], object]]]:
     def xml_children(k: int):
         data = b"<Error>" + b"<HostId>x</HostId>" * k + b"</Error>"
         return lambda: parse_error_xml(data)
+
+    def upload_parts(k: int):
+        data = (b"<CompleteMultipartUpload>" + b"".join(b"<Part><PartNumber>%d</PartNumber><ETag>\"%032x\"</ETag>"
+                                                        b"</Part>" % (i + 1, i) for i in range(k))
+                + b"</CompleteMultipartUpload>")
+        return lambda: parse_complete_body(data)
 
     def pipeline_fields(k: int):
         parts = [PartSpec(f"x-cos-meta-{i // 2}", b"v") for i in range(k)] + [PartSpec("file", b"f", filename="a")]
@@ -120,7 +127,8 @@ def probe_inputs() -> dict[str, Callable[[int], Callable[[], object]]]:
     return {"multipart-parts": many_parts, "multipart-near-misses": near_misses,
             "multipart-headers": headers_heavy, "policy-conditions": conditions,
             "policy-duplicate-keys": duplicate_keys, "policy-base64-whitespace": b64_whitespace,
-            "auth-items": auth_items, "xml-children": xml_children, "pipeline-fields": pipeline_fields,
+            "auth-items": auth_items, "xml-children": xml_children,
+            "uploadxml-parts": upload_parts, "pipeline-fields": pipeline_fields,
             "xmlsig-header-list": header_list_names, "xmlsig-search": search_headers,
             "xmlsig-sign-time-digits": sign_time_digits, "xmlsig-presigned-duplicates": presigned_duplicates,
             "ops-recognise-long": recognise_long, "xmlsig-strict-headers": strict_headers}
@@ -129,6 +137,7 @@ def probe_inputs() -> dict[str, Callable[[int], Callable[[], object]]]:
 PROBE_SIZES = {"multipart-parts": 600, "multipart-near-misses": 20_000, "multipart-headers": 150,
                "policy-conditions": 300, "policy-duplicate-keys": 2_000, "policy-base64-whitespace": 2_000,
                "auth-items": 3_000, "xml-children": 3_000, "pipeline-fields": 150,
+               "uploadxml-parts": 600,  # 600..9600 parts: under the 10 000 cap
                # the XML API: 4k..64k header names, 512..8k searched, 6k..100k digits
                "xmlsig-header-list": 4_000, "xmlsig-search": 512, "xmlsig-sign-time-digits": 6_250,
                "xmlsig-presigned-duplicates": 1_000, "ops-recognise-long": 1_000, "xmlsig-strict-headers": 4_000}

@@ -40,10 +40,13 @@ from devkit.fuzzing.multipart import (BCHARS, FIELD_NAMES, MUTATIONS, Built, Par
                                       mutate, mutate_content_type)
 from devkit.fuzzing.pipeline import KNOWN_ANSWERS, check_pipeline, gen_pipeline
 from devkit.fuzzing.policy import Obj, check_policy, encode_policy, has_duplicates, plain, write_json
-from devkit.fuzzing.runner import (CHECKS, GENERATORS, TARGETS, Finding, attempt, classify, decode_args,
-                                   minimise, replay, run_check, write_finding)
+from devkit.fuzzing.runner import (CHECKS, GENERATORS, NETWORK_TARGETS, TARGETS, Finding, attempt, classify,
+                                   decode_args, minimise, replay, run_check, write_finding)
 from devkit.fuzzing.scale import PROBE_SIZES, probe_inputs
 from devkit.fuzzing.xml import XML_NAMES, check_error_xml, expected_roundtrip, hand_xml, hostile_xml, mutate_xml
+from devkit.fuzzing.uploadxml import (BUILDERS as UPLOAD_BUILDERS, KINDS as UPLOAD_KINDS, ROOTS as UPLOAD_ROOTS,
+                                      check_upload_xml, expected_number, hostile_upload_xml, many_parts,
+                                      mutate_upload_xml, xml_text)
 from devkit.fuzzing.xmlapi import (AUTH_MODES, AUTH_NAMES, HOSTILE_VALUES, OFFICIAL_VECTORS, TWISTS, check_xmlapi,
                                    header_block, official_request, signed_field, signed_request)
 from cosdoctor.cos.operations import MAX_VALUE_CHARS
@@ -317,7 +320,85 @@ def test_oversized_error_document_is_refused_unread():
     assert parse_error_xml(fits[:-len(tail)] + b"A" + tail) is None
 
 
-# --- the whole pipeline ---------------------------------------------------------------------------
+# --- multipart-upload XML (Complete body, Initiate/ListParts results, the Complete answer) -----------
+
+upload_texts = st.text(max_size=40)
+part_numbers = st.one_of(st.integers(0, 10_001).map(str), st.sampled_from([" 7 ", "01", "-1", "１", "9" * 13, ""]),
+                         upload_texts)
+
+
+@CI
+@given(st.lists(st.tuples(st.one_of(st.none(), part_numbers), st.one_of(st.none(), upload_texts)), max_size=12),
+       st.sampled_from(["", ' xmlns="http://www.qcloud.com/document/product/436/7751"']), st.booleans())
+def test_complete_bodies_read_back(parts, ns, declaration):
+    body = "".join("<Part>" + ("" if n is None else f"<PartNumber>{xml_text(n)[0]}</PartNumber>")
+                   + ("" if e is None else f"<ETag>{xml_text(e)[0]}</ETag>") + "</Part>" for n, e in parts)
+    data = (('<?xml version="1.0" encoding="UTF-8"?>' if declaration else "")
+            + f"<CompleteMultipartUpload{ns}>{body}</CompleteMultipartUpload>").encode()
+    expect = {"parts": [[None if n is None else expected_number(xml_text(n)[1]),
+                         None if e is None else xml_text(e)[1][:128]] for n, e in parts], "problem": None}
+    check_upload_xml("complete", data, expect=expect)
+
+
+@CI
+@given(st.sampled_from(UPLOAD_KINDS), st.randoms(use_true_random=False))
+def test_built_upload_documents_read_back(kind, rnd):
+    data, expect = UPLOAD_BUILDERS[kind](rnd)
+    check_upload_xml(kind, data, expect=expect)
+
+
+UPLOAD_HOSTILE = {kind: hostile_upload_xml(kind, str(MARKER_FILE), NET_URL) for kind in UPLOAD_KINDS}
+
+
+@CI
+@given(st.sampled_from(UPLOAD_KINDS), st.one_of(
+           st.sampled_from(sorted(UPLOAD_HOSTILE["complete"])), st.binary(max_size=300),
+           st.sampled_from(UPLOAD_KINDS).map(lambda k: "built:" + k)),
+       st.randoms(use_true_random=False), st.booleans())
+def test_hostile_and_broken_upload_xml_gives_a_typed_result(kind, source, rnd, damage):
+    if isinstance(source, bytes):
+        data = source
+    elif source.startswith("built:"):
+        data = UPLOAD_BUILDERS[source[6:]](rnd)[0]
+    else:
+        data = UPLOAD_HOSTILE[kind][source]
+    check_upload_xml(kind, mutate_upload_xml(rnd, data) if damage else data)
+
+
+UPLOAD_VERDICTS = {   # hostile body -> the problem every reader with a problem word must give
+    "billion-laughs": "entities", "xxe-file": "entities", "xxe-file-lowercase": "entities", "xxe-http": "entities",
+    "xxe-parameter-http": "entities", "external-dtd": "entities", "utf16-xxe": "malformed",
+    "deep-nesting": "too-deep", "nul-bytes": "malformed", "not-utf8": "malformed", "garbage": "malformed",
+    "oversized": "too-large", "many-parts": "too-many-parts", "xinclude-file": None, "xinclude-http": None,
+}
+
+
+@pytest.mark.parametrize("kind", UPLOAD_KINDS)
+@pytest.mark.parametrize("name", sorted(UPLOAD_HOSTILE["complete"]))
+def test_hostile_upload_xml_is_refused_or_read_inert(kind, name):
+    result = check_upload_xml(kind, UPLOAD_HOSTILE[kind][name])   # includes: the marker's text never comes back
+    if kind == "initiate":                          # no problem word: an UploadId or None
+        assert result == ("" if name.startswith("xinclude") else None), (name, result)
+        return
+    expected = UPLOAD_VERDICTS[name]
+    if name == "many-parts":                        # 200 000 <Part/>: 1.4 MB
+        expected = {"complete": "too-many-parts", "list": "too-many-parts", "answer": "too-large"}[kind]
+    elif name == "deep-nesting" and kind == "answer":   # 1.3 MB: over the answer's 1 MiB
+        expected = "too-large"
+    assert result.problem == expected, (name, kind, result)
+
+
+@pytest.mark.parametrize("count, full, kind, parts, problem", [
+    (10_000, True, "complete", 10_000, None), (10_001, True, "complete", 10_000, "too-many-parts"),
+    (200_000, False, "complete", 10_000, "too-many-parts"), (200_000, True, "complete", 0, "too-large"),
+    (1_000, True, "list", 1_000, None), (1_001, True, "list", 1_000, "too-many-parts"),
+    (500_000, False, "list", 1_000, "too-many-parts"),
+])
+def test_upload_part_caps(count, full, kind, parts, problem):
+    result = check_upload_xml(kind, many_parts(UPLOAD_ROOTS[kind], count, full=full))
+    assert (len(result.parts), result.problem) == (parts, problem)
+
+
 
 @st.composite
 def requests_and_answers(draw) -> dict:
@@ -475,7 +556,7 @@ def test_absurd_xml_api_requests(case):
 @given(seed=st.integers(0, 1 << 64))
 def test_long_run_generators_hold(target, seed):
     rng = random.Random(seed)
-    extra = {"marker_url": MARKER_URL, "net_url": NET_URL} if target in ("xml", "pipeline") else {}
+    extra = {"marker_url": MARKER_URL, "net_url": NET_URL} if target in NETWORK_TARGETS else {}
     run_check(target, GENERATORS[target](rng, **extra))
 
 
