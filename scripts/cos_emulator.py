@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A local COS endpoint on 127.0.0.1 only: POST Object, PUT Object, GET/HEAD/DELETE Object, with
-header-signed (``Authorization``) and presigned (query) requests, answered as COS does.
+"""A local COS endpoint on 127.0.0.1 only: POST Object, PUT Object, GET/HEAD/DELETE Object and the
+multipart-upload API (Initiate, Upload Part, Complete, Abort, List Parts, List Multipart Uploads),
+with header-signed (``Authorization``) and presigned (query) requests, answered as COS does.
 
 It is the upstream of the demo and of the end-to-end tests. It reuses the core's byte-level
 pieces (multipart parser, policy decoder, signature arithmetic, error XML writer) but makes its
@@ -8,7 +9,11 @@ own decisions, one check after another like a server, with COS's own messages ty
 the documentation, so that comparing it with the addon's preflight is a real second opinion.
 Its SignatureDoesNotMatch answers to header and query signatures carry COS's ``<StringToSign>``
 and ``<FormatString>`` (cos-xml-api.md §4.1), an expired signature gets "Request has expired"
-with ``<ServerTime>``. Objects are kept in memory, bounded (oldest dropped first).
+with ``<ServerTime>``. Objects are kept in memory, bounded (oldest dropped first); so are multipart
+sessions (their parts' MD5 and size always, the parts' bytes only within a budget).
+
+Per-key CAM action lists (``--allow-actions``) answer "Access Denied." like a policy lacking an
+action; per-bucket CORS ExposeHeader lists (``--bucket-expose``) can hide ETag from a page.
 
 It also accepts absolute-form request targets (``PUT http://<bucket host>/key``), so a real SDK
 configured with the emulator as its HTTP proxy talks to it under the real COS host name.
@@ -35,7 +40,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addon"))
 
 from cosdoctor.cos.credentials import CredentialsError, load_credentials  # noqa: E402
-from cosdoctor.wire.errorxml import render_error_xml  # noqa: E402
+from cosdoctor.wire.errorxml import MAX_XML_BYTES, escape_xml, make_parser, render_error_xml  # noqa: E402
 from cosdoctor.cos.hosts import parse_cos_host  # noqa: E402
 from cosdoctor.cos.times import format_iso8601, parse_iso8601  # noqa: E402
 from cosdoctor.wire.multipart import parse_multipart  # noqa: E402
@@ -74,13 +79,39 @@ MSG_BAD_DIGEST = "The Content-MD5 you specified did not match what we received."
 MSG_INVALID_DIGEST = "The Content-MD5 you specified is not valid."
 MSG_METHOD = "The specified method is not allowed against this resource."
 MSG_NOT_IMPLEMENTED = "This emulator does not implement this request yet."
+# Multipart upload (cos-xml-api.md §3.4). COS documents only EntityTooSmall's message; the others
+# are the emulator's choice (S3's wording), since COS's own are not documented.
+MSG_ENTITY_TOO_SMALL = "Your proposed upload is smaller than the minimum allowed object size."
+MSG_NO_SUCH_UPLOAD = "The specified upload does not exist."   # emulator's choice: COS's own is not documented
+MSG_PART_NUMBER = "Part number must be an integer between 1 and 10000, inclusive."   # guess
+MSG_MALFORMED_XML = ("The XML you provided was not well-formed or did not validate against our published "
+                     "schema.")   # guess
+MSG_PART_ORDER = "The list of parts was not in ascending order."   # guess
+MSG_INVALID_PART = ("One or more of the specified parts could not be found. The part may not have been "
+                    "uploaded, or the specified entity tag may not match the part's entity tag.")   # guess
+MSG_XML_SIZE = "Your XML is too long."   # guess
+MSG_EMPTY_UPLOAD_ID = "The uploadId of ListParts is empty."   # guess
+MSG_ARGUMENT = "Invalid argument: {name}"   # guess
+MSG_INTERNAL = "We encountered an internal error. Please try again."   # guess (the 200-then-<Error> case)
 
 MAX_OBJECT = 5 * 1024 ** 3
 STORE_BYTES = 256 * 1024 ** 2   # objects kept in memory; the oldest go first
 STORE_OBJECTS = 10_000
 READ_CHUNK = 1 << 16
+MIN_PART = 1024 ** 2            # every part but the last (checked by Complete, cos-xml-api.md §3.2)
+MAX_PART = 5 * 1024 ** 3
+MAX_PART_NUMBER = 10_000
+UPLOAD_SESSIONS = 1_000         # open multipart uploads kept; the oldest go first
+PART_BYTES = 256 * 1024 ** 2    # part bytes kept for Complete to store the object; beyond, only MD5 and size
+LIST_MAX = 1000
+COMPLETE_NS = "http://www.qcloud.com/document/product/436/7751"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+# The multipart calls by (method, sub-resource) and the CAM action each needs (cos-xml-api.md §6.1).
+OBJECT_ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject",
+                  "POST": "PostObject"}
+MULTIPART_PARAMS = frozenset({"uploads", "uploadid", "partnumber"})
 # Query names that make a request something other than plain object I/O (the emulator answers
-# these NotImplemented; the multipart API comes with the next issue).
+# these NotImplemented, except the multipart ones its multipart calls take).
 SUB_RESOURCES = frozenset({"acl", "tagging", "cors", "uploads", "uploadid", "partnumber", "restore", "append",
                            "select", "symlink", "lifecycle", "policy", "website", "referer", "logging",
                            "versioning", "delete", "inventory", "encryption", "replication", "domain"})
@@ -111,6 +142,27 @@ class StoredObject:
 
 
 @dataclass
+class Part:
+    etag: str                      # the MD5 hex, unquoted
+    size: int
+    last_modified: int
+    data: bytes | None             # None once past the part-bytes budget
+
+
+@dataclass
+class Upload:
+    """One multipart upload between Initiate and Complete/Abort."""
+    bucket: str
+    key: str
+    upload_id: str
+    initiated: int
+    content_type: str
+    meta: dict
+    initiator: str
+    parts: dict = field(default_factory=dict)   # part number -> Part
+
+
+@dataclass
 class WireRequest:
     """One request as the handler read it: what the emulator's decisions look at."""
     method: str
@@ -127,7 +179,10 @@ class Emulator:
     def __init__(self, credentials, clock_offset: int = 0, cors_origins=("*",),
                  deny_prefixes=(), public_write: bool = False, public_read: bool = True,
                  expose_headers=DEFAULT_EXPOSE, strict_signature: bool = False,
-                 store_bytes: int = STORE_BYTES, store_objects: int = STORE_OBJECTS) -> None:
+                 store_bytes: int = STORE_BYTES, store_objects: int = STORE_OBJECTS,
+                 allowed_actions: dict | None = None, bucket_expose_headers: dict | None = None,
+                 complete_error_in_200: bool = False, upload_sessions: int = UPLOAD_SESSIONS,
+                 part_bytes: int = PART_BYTES) -> None:
         self.credentials = credentials
         self.clock_offset = clock_offset
         self.cors_origins = tuple(cors_origins)
@@ -143,6 +198,16 @@ class Emulator:
                        "accepted": 0, "rejected": 0}
         self.objects: OrderedDict[tuple[str, str], StoredObject] = OrderedDict()
         self.stored_bytes = 0
+        # {key pattern: actions}: "uploads/*" is a prefix, "*" every key, anything else one key;
+        # actions as "PutObject" or "name/cos:PutObject", "*" all. None: every action allowed.
+        self.allowed_actions = None if allowed_actions is None else {
+            pattern: frozenset(_action_name(a) for a in actions) for pattern, actions in allowed_actions.items()}
+        self.bucket_expose_headers = {b: tuple(h) for b, h in (bucket_expose_headers or {}).items()}
+        self.complete_error_in_200 = complete_error_in_200
+        self.upload_sessions = upload_sessions
+        self.part_bytes = part_bytes
+        self.uploads: OrderedDict[str, Upload] = OrderedDict()
+        self.kept_part_bytes = 0
         self.seen: deque[WireRequest] = deque(maxlen=256)   # the latest requests, for tests to inspect
 
     def now(self) -> int:
@@ -195,7 +260,7 @@ class Emulator:
         elif not self.public_write:
             raise Rejection(403, "AccessDenied", MSG_SIGNATURE_EMPTY)
         self._field_values(fields, body, file_part)
-        if any(key.startswith(p) for p in self.deny_prefixes):
+        if any(key.startswith(p) for p in self.deny_prefixes) or not self.action_allowed(key, "PostObject"):
             raise Rejection(403, "AccessDenied", MSG_ACCESS_DENIED)
         data = body[file_part.data_start:file_part.data_end]
         etag = hashlib.md5(data).hexdigest()
@@ -290,19 +355,175 @@ class Emulator:
             head, _, key = key.partition("/")
         return (endpoint.bucket if endpoint is not None and endpoint.bucket else req.host), key
 
-    def check_object_request(self, req: WireRequest, now: int, *, write: bool) -> tuple[str, str]:
-        """Routing and auth shared by PUT/GET/HEAD/DELETE Object; raises like COS."""
-        if {n.lower() for n, _ in req.params} & SUB_RESOURCES:
+    def check_object_request(self, req: WireRequest, now: int, *, write: bool, action: str | None = None,
+                             resource: str | None = None) -> tuple[str, str]:
+        """Routing and auth shared by the object calls; raises like COS. ``action`` is the CAM
+        action (default: the plain object call of the method), ``resource`` the key the action list
+        is matched against when it is not the request's key (ListMultipartUploads: its prefix)."""
+        names = {n.lower() for n, _ in req.params}
+        if (names - (MULTIPART_PARAMS if action in MULTIPART_ACTIONS else frozenset())) & SUB_RESOURCES:
             raise Rejection(501, "NotImplemented", MSG_NOT_IMPLEMENTED)
         bucket, key = self.object_key(req)
-        if not key:
+        if not key and action != "ListMultipartUploads":
             raise Rejection(405, "MethodNotAllowed", MSG_METHOD)
         signer = self.authenticate(req, now)
         if signer is None and not (self.public_write if write else self.public_read):
             raise Rejection(403, "AccessDenied", MSG_SIGNATURE_EMPTY)
-        if any(key.startswith(p) for p in self.deny_prefixes):
+        checked = key if resource is None else resource
+        if any(checked.startswith(p) for p in self.deny_prefixes) or not self.action_allowed(
+                checked, action or OBJECT_ACTIONS.get(req.method, req.method)):
             raise Rejection(403, "AccessDenied", MSG_ACCESS_DENIED)
         return bucket, key
+
+    def action_allowed(self, key: str, action: str) -> bool:
+        """Whether the action lists grant ``action`` on ``key`` (the union over matching patterns)."""
+        if self.allowed_actions is None:
+            return True
+        for pattern, actions in self.allowed_actions.items():
+            if pattern == "*" or (pattern.endswith("*") and key.startswith(pattern[:-1])) or pattern == key:
+                if "*" in actions or action in actions:
+                    return True
+        return False
+
+    # --- multipart upload, one check after another (cos-xml-api.md §3) ---------------------------
+
+    def initiate(self, bucket: str, key: str, headers: dict, signer: str | None, now: int) -> Upload:
+        if len(key.encode("utf-8")) > 850:
+            raise Rejection(400, "KeyTooLong", MSG_KEY_TOO_LONG)
+        upload = Upload(bucket, key, f"{now:010d}{uuid.uuid4().hex}", now,
+                        headers.get("content-type") or "application/octet-stream", _kept_meta(headers),
+                        signer or "anonymous")
+        with self.lock:
+            self.uploads[upload.upload_id] = upload
+            while len(self.uploads) > self.upload_sessions:
+                _, dropped = self.uploads.popitem(last=False)
+                self._forget_parts(dropped)
+        return upload
+
+    def upload_of(self, req: WireRequest, bucket: str, key: str) -> Upload:
+        """The open upload the request's uploadId names, for this bucket and key; NoSuchUpload otherwise."""
+        upload_id = _param(req, "uploadid") or ""
+        with self.lock:
+            upload = self.uploads.get(upload_id)
+        if upload is None or (upload.bucket, upload.key) != (bucket, key):
+            raise Rejection(404, "NoSuchUpload", MSG_NO_SUCH_UPLOAD)
+        return upload
+
+    def upload_part(self, req: WireRequest, bucket: str, key: str, data: bytes, now: int) -> str:
+        number = _param(req, "partnumber") or ""
+        if not (number.isdigit() and 1 <= int(number) <= MAX_PART_NUMBER):
+            raise Rejection(400, "InvalidArgument", MSG_PART_NUMBER)
+        if len(data) > MAX_PART:
+            raise Rejection(400, "EntityTooLarge", MSG_TOO_LARGE)
+        upload = self.upload_of(req, bucket, key)
+        etag = hashlib.md5(data).hexdigest()
+        with self.lock:
+            if self.uploads.get(upload.upload_id) is not upload:    # aborted or completed meanwhile
+                raise Rejection(404, "NoSuchUpload", MSG_NO_SUCH_UPLOAD)
+            old = upload.parts.pop(int(number), None)
+            if old is not None and old.data is not None:
+                self.kept_part_bytes -= len(old.data)
+            keep = self.kept_part_bytes + len(data) <= self.part_bytes
+            upload.parts[int(number)] = Part(etag, len(data), now, data if keep else None)
+            if keep:
+                self.kept_part_bytes += len(data)
+        return etag
+
+    def complete(self, req: WireRequest, bucket: str, key: str, body: bytes, now: int) -> tuple[Upload, str]:
+        upload = self.upload_of(req, bucket, key)
+        listed = _complete_parts(body)
+        numbers = [n for n, _ in listed]
+        if any(b <= a for a, b in zip(numbers, numbers[1:])):
+            raise Rejection(400, "InvalidPartOrder", MSG_PART_ORDER)
+        parts = []
+        for number, etag in listed:
+            part = upload.parts.get(number)
+            if part is None or etag.strip().strip('"').lower() != part.etag:
+                raise Rejection(400, "InvalidPart", MSG_INVALID_PART)
+            parts.append(part)
+        if any(part.size < MIN_PART for part in parts[:-1]):
+            raise Rejection(400, "EntityTooSmall", MSG_ENTITY_TOO_SMALL)
+        etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts)).hexdigest() + f"-{len(parts)}"
+        with self.lock:
+            if self.uploads.pop(upload.upload_id, None) is None:
+                raise Rejection(404, "NoSuchUpload", MSG_NO_SUCH_UPLOAD)
+            self._forget_parts(upload)
+        meta = dict(upload.meta)
+        if all(p.data is not None for p in parts):
+            data = b"".join(p.data for p in parts)
+        else:   # the parts' bytes were past the budget: a placeholder that says so
+            data = b""
+            meta["x-cos-emulator-placeholder"] = f"{sum(p.size for p in parts)} bytes not kept"
+        self.store(bucket, key, StoredObject(data, etag, upload.content_type, now, meta))
+        return upload, etag
+
+    def abort(self, req: WireRequest, bucket: str, key: str) -> None:
+        upload = self.upload_of(req, bucket, key)
+        with self.lock:
+            if self.uploads.pop(upload.upload_id, None) is not None:
+                self._forget_parts(upload)
+
+    def _forget_parts(self, upload: Upload) -> None:
+        """Give the kept bytes of a finished or dropped upload back to the budget (lock held)."""
+        self.kept_part_bytes -= sum(len(p.data) for p in upload.parts.values() if p.data is not None)
+        upload.parts = {}
+
+    def list_parts(self, req: WireRequest, bucket: str, key: str) -> bytes:
+        if not _param(req, "uploadid"):
+            raise Rejection(400, "ListPartUploadIdIsEmpty", MSG_EMPTY_UPLOAD_ID)
+        upload = self.upload_of(req, bucket, key)
+        max_parts = _int_param(req, "max-parts", LIST_MAX, 0, LIST_MAX)
+        marker = _int_param(req, "part-number-marker", 0, 0, MAX_PART_NUMBER)
+        encoding = _param(req, "encoding-type") or ""
+        with self.lock:
+            numbers = sorted(n for n in upload.parts if n > marker)
+            page = [(n, upload.parts[n]) for n in numbers[:max_parts]]
+        owner = _owner(bucket)
+        children = [("Bucket", bucket), ("Encoding-type", encoding), ("Key", _encoded(key, encoding)),
+                    ("UploadId", upload.upload_id), ("Initiator", owner), ("Owner", owner),
+                    ("PartNumberMarker", str(marker))]
+        children += [("Part", [("PartNumber", str(n)), ("LastModified", format_iso8601(p.last_modified)),
+                               ("ETag", f'"{p.etag}"'), ("Size", str(p.size))]) for n, p in page]
+        children += [("NextPartNumberMarker", str(page[-1][0] if page else marker)), ("StorageClass", "STANDARD"),
+                     ("MaxParts", str(max_parts)), ("IsTruncated", _bool(len(numbers) > max_parts))]
+        return _xml_document("ListPartsResult", children)
+
+    def list_uploads(self, req: WireRequest, bucket: str) -> bytes:
+        prefix = _param(req, "prefix") or ""
+        delimiter = _param(req, "delimiter") or ""
+        encoding = _param(req, "encoding-type") or ""
+        key_marker = _param(req, "key-marker") or ""
+        id_marker = _param(req, "upload-id-marker") or ""
+        max_uploads = _int_param(req, "max-uploads", LIST_MAX, 1, LIST_MAX)
+        with self.lock:
+            found = sorted((u.key, u.initiated, u.upload_id, u) for u in self.uploads.values()
+                           if u.bucket == bucket and u.key.startswith(prefix))
+        uploads, prefixes, truncated, last = [], [], False, None
+        for ukey, _, upload_id, upload in found:
+            if key_marker and (ukey < key_marker or (ukey == key_marker and (not id_marker or upload_id <= id_marker))):
+                continue
+            if delimiter and delimiter in ukey[len(prefix):]:
+                common = ukey[:len(prefix) + ukey[len(prefix):].index(delimiter) + len(delimiter)]
+                if common not in prefixes:
+                    prefixes.append(common)
+                continue
+            if len(uploads) == max_uploads:
+                truncated = True
+                break
+            uploads.append(upload)
+            last = upload
+        owner = _owner(bucket)
+        children = [("Bucket", bucket), ("Encoding-Type", encoding), ("KeyMarker", _encoded(key_marker, encoding)),
+                    ("UploadIdMarker", id_marker),
+                    ("NextKeyMarker", _encoded(last.key, encoding) if truncated and last else ""),
+                    ("NextUploadIdMarker", last.upload_id if truncated and last else ""),
+                    ("MaxUploads", str(max_uploads)), ("IsTruncated", _bool(truncated)),
+                    ("Prefix", _encoded(prefix, encoding)), ("Delimiter", _encoded(delimiter, encoding))]
+        children += [("Upload", [("Key", _encoded(u.key, encoding)), ("UploadId", u.upload_id),
+                                 ("StorageClass", "STANDARD"), ("Initiator", owner), ("Owner", owner),
+                                 ("Initiated", format_iso8601(u.initiated))]) for u in uploads]
+        children += [("CommonPrefixes", [("Prefix", _encoded(p, encoding))]) for p in prefixes]
+        return _xml_document("ListMultipartUploadsResult", children)
 
     def _policy_mode(self, fields, bucket, size, now) -> None:
         for name in ("policy", "q-sign-algorithm", "q-ak", "q-key-time", "q-signature"):
@@ -399,6 +620,105 @@ class Emulator:
     def cors_allows(self, origin: str | None) -> bool:
         return origin is not None and ("*" in self.cors_origins or origin in self.cors_origins)
 
+    def expose_for(self, host: str, path: str) -> tuple[str, ...]:
+        """The ExposeHeader list of the bucket the request addresses (its own rule, else the default)."""
+        if self.bucket_expose_headers:
+            endpoint = parse_cos_host(host, path)
+            if endpoint is not None and endpoint.bucket in self.bucket_expose_headers:
+                return self.bucket_expose_headers[endpoint.bucket]
+        return self.expose_headers
+
+
+MULTIPART_ACTIONS = frozenset({"InitiateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
+                               "AbortMultipartUpload", "ListParts", "ListMultipartUploads"})
+
+
+def _action_name(action: str) -> str:
+    action = action.strip()
+    return action.split(":", 1)[1] if action.lower().startswith("name/cos:") else action
+
+
+def _param(req: WireRequest, name: str) -> str | None:
+    """The first value of query parameter ``name`` (matched case-insensitively: the SDKs send
+    ``uploadId``/``partNumber``, the older Abort sample signs ``uploadId``), "" when it has none."""
+    for n, v in req.params:
+        if n.lower() == name:
+            return v or ""
+    return None
+
+
+def _int_param(req: WireRequest, name: str, default: int, low: int, high: int) -> int:
+    value = _param(req, name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise Rejection(400, "InvalidArgument", MSG_ARGUMENT.format(name=name))
+    return int(value)
+
+
+def _kept_meta(headers: dict) -> dict:
+    """The headers COS keeps with an object and gives back on GET."""
+    return {k: v for k, v in headers.items()
+            if k.startswith("x-cos-meta-") or k in ("cache-control", "content-disposition", "content-encoding",
+                                                    "expires")}
+
+
+def _complete_parts(body: bytes) -> list[tuple[int, str]]:
+    """(PartNumber, ETag) of a Complete body, in body order; MalformedXML unless it is a well-formed
+    ``<CompleteMultipartUpload>`` with at least one ``<Part>`` carrying both. Parsed with the core's
+    hardened lxml parser; a DOCTYPE/ENTITY is refused before lxml sees it."""
+    if len(body) > MAX_XML_BYTES:
+        raise Rejection(400, "XMLSizeLimit", MSG_XML_SIZE)
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise Rejection(400, "MalformedXML", MSG_MALFORMED_XML)
+    from lxml import etree
+    try:
+        root = etree.fromstring(body, make_parser())
+    except (etree.XMLSyntaxError, ValueError):
+        raise Rejection(400, "MalformedXML", MSG_MALFORMED_XML) from None
+    if root is None or etree.QName(root).localname != "CompleteMultipartUpload":
+        raise Rejection(400, "MalformedXML", MSG_MALFORMED_XML)
+    parts = []
+    for element in root:
+        if not isinstance(element.tag, str) or etree.QName(element).localname != "Part":
+            continue
+        fields = {etree.QName(c).localname: "".join(c.itertext()).strip() for c in element
+                  if isinstance(c.tag, str)}
+        number, etag = fields.get("PartNumber", ""), fields.get("ETag")
+        if not number.isdigit() or etag is None:
+            raise Rejection(400, "MalformedXML", MSG_MALFORMED_XML)
+        parts.append((int(number), etag))
+    if not parts:
+        raise Rejection(400, "MalformedXML", MSG_MALFORMED_XML)
+    return parts
+
+
+def _owner(bucket: str) -> list[tuple[str, str]]:
+    appid = bucket.rsplit("-", 1)[-1] if "-" in bucket else "1250000000"
+    return [("ID", f"qcs::cam::uin/{appid}:uin/{appid}"), ("DisplayName", appid)]
+
+
+def _encoded(text: str, encoding: str) -> str:
+    return quote(text, safe="/") if encoding.lower() == "url" else text
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _xml_elements(children) -> str:
+    out = []
+    for name, value in children:
+        inner = _xml_elements(value) if isinstance(value, list) else escape_xml(value)
+        out.append(f"<{name}>{inner}</{name}>")
+    return "".join(out)
+
+
+def _xml_document(root: str, children, *, xmlns: str | None = None, declaration: bool = True) -> bytes:
+    attribute = f' xmlns="{xmlns}"' if xmlns else ""
+    text = f"<{root}{attribute}>{_xml_elements(children)}</{root}>"
+    return ((XML_DECLARATION if declaration else "") + text).encode("utf-8")
+
 
 def _valid_condition(condition) -> bool:
     if isinstance(condition, dict):
@@ -465,8 +785,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if self.emulator.cors_allows(origin):
             self.send_header("Access-Control-Allow-Origin", origin)
-            if self.emulator.expose_headers:
-                self.send_header("Access-Control-Expose-Headers", ", ".join(self.emulator.expose_headers))
+            host, path, _ = self._target()
+            expose = self.emulator.expose_for(host, path)
+            if expose:
+                self.send_header("Access-Control-Expose-Headers", ", ".join(expose))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -504,6 +826,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _get_or_head(self) -> None:
         self.emulator.count(self.command)
         req = self._request()
+        names = {n.lower() for n, _ in req.params}
+        if self.command == "GET" and "uploadid" in names:
+            self._multipart(req, "ListParts")
+            return
+        if self.command == "GET" and "uploads" in names and not self.emulator.object_key(req)[1]:
+            self._multipart(req, "ListMultipartUploads")
+            return
         try:
             bucket, key = self.emulator.check_object_request(req, self.emulator.now(), write=False)
             obj = self.emulator.fetch(bucket, key)
@@ -530,6 +859,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._reject(rejection, req)
             return
+        if {n.lower() for n, _ in req.params} & {"partnumber", "uploadid"}:
+            self._multipart(req, "UploadPart", data)
+            return
         try:
             now = self.emulator.now()
             bucket, key = self.emulator.check_object_request(req, now, write=True)
@@ -537,32 +869,73 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Rejection(501, "NotImplemented", MSG_NOT_IMPLEMENTED)
             if len(key.encode("utf-8")) > 850:
                 raise Rejection(400, "KeyTooLong", MSG_KEY_TOO_LONG)
-            digest = hashlib.md5(data)
-            md5 = req.headers.get("content-md5")
-            if md5 is not None:
-                try:
-                    claimed = base64.b64decode(md5, validate=True)
-                except ValueError:
-                    claimed = b""
-                if len(claimed) != 16:
-                    raise Rejection(400, "InvalidDigest", MSG_INVALID_DIGEST)
-                if claimed != digest.digest():
-                    raise Rejection(400, "BadDigest", MSG_BAD_DIGEST)
+            _check_md5(req, data)
         except Rejection as rejection:
             self._reject(rejection, req)
             return
-        etag = digest.hexdigest()
-        meta = {k: v for k, v in req.headers.items()
-                if k.startswith("x-cos-meta-") or k in ("cache-control", "content-disposition", "content-encoding",
-                                                        "expires")}
+        etag = hashlib.md5(data).hexdigest()
         self.emulator.store(bucket, key, StoredObject(data, etag, req.headers.get("content-type") or
-                                                      "application/octet-stream", now, meta))
+                                                      "application/octet-stream", now, _kept_meta(req.headers)))
         self.emulator.count("accepted")
         self._send(200, b"", {"ETag": f'"{etag}"'})
+
+    def _multipart(self, req: WireRequest, action: str, body: bytes = b"") -> None:
+        """One multipart call: the shared routing and auth, then the call's own decision."""
+        emulator = self.emulator
+        try:
+            now = emulator.now()
+            resource = (_param(req, "prefix") or "") if action == "ListMultipartUploads" else None
+            bucket, key = emulator.check_object_request(
+                req, now, write=action not in ("ListParts", "ListMultipartUploads"), action=action, resource=resource)
+            if action == "InitiateMultipartUpload":
+                upload = emulator.initiate(bucket, key, req.headers, emulator.authenticate(req, now), now)
+                answer = _xml_document("InitiateMultipartUploadResult", [
+                    ("Bucket", bucket), ("Key", key), ("UploadId", upload.upload_id)], declaration=False)
+                result = (200, answer, {"Content-Type": "application/xml"})
+            elif action == "UploadPart":
+                _check_md5(req, body)
+                etag = emulator.upload_part(req, bucket, key, body, now)
+                result = (200, b"", {"ETag": f'"{etag}"'})
+            elif action == "CompleteMultipartUpload":
+                result = self._complete(req, bucket, key, body, now)
+                if result is None:
+                    return
+            elif action == "AbortMultipartUpload":
+                emulator.abort(req, bucket, key)
+                result = (204, b"", {})
+            elif action == "ListParts":
+                result = (200, emulator.list_parts(req, bucket, key), {"Content-Type": "application/xml"})
+            else:
+                result = (200, emulator.list_uploads(req, bucket), {"Content-Type": "application/xml"})
+        except Rejection as rejection:
+            self._reject(rejection, req)
+            return
+        emulator.count("accepted")
+        self._send(*result)
+
+    def _complete(self, req: WireRequest, bucket: str, key: str, body: bytes, now: int):
+        if self.emulator.complete_error_in_200:
+            # COS answers Complete with 200 at once and may fail while merging: the failure is an
+            # <Error> document in the body of that 200 (cos-xml-api.md §3.3 item 7).
+            self.emulator.upload_of(req, bucket, key)
+            self.emulator.count("rejected")
+            request_id = new_request_id()
+            error = render_error_xml("InternalError", MSG_INTERNAL, f"{req.host}{req.raw_path}", request_id,
+                                     base64.b64encode(os.urandom(30)).decode())
+            self._send(200, error, {"Content-Type": "application/xml"}, request_id)
+            return None
+        upload, etag = self.emulator.complete(req, bucket, key, body, now)
+        location = f"http://{req.host}/{quote(key)}"
+        answer = _xml_document("CompleteMultipartUploadResult", [
+            ("Location", location), ("Bucket", bucket), ("Key", key), ("ETag", f'"{etag}"')], xmlns=COMPLETE_NS)
+        return 200, answer, {"Content-Type": "application/xml"}
 
     def do_DELETE(self) -> None:
         self.emulator.count("DELETE")
         req = self._request()
+        if "uploadid" in {n.lower() for n, _ in req.params}:
+            self._multipart(req, "AbortMultipartUpload")
+            return
         try:
             bucket, key = self.emulator.check_object_request(req, self.emulator.now(), write=True)
         except Rejection as rejection:
@@ -652,6 +1025,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         req = self._request()
         names = {n.lower() for n, _ in req.params}
+        if "uploads" in names and self.emulator.object_key(req)[1]:
+            self._multipart(req, "InitiateMultipartUpload")
+            return
+        if "uploadid" in names:
+            self._multipart(req, "CompleteMultipartUpload", body)
+            return
         if names & SUB_RESOURCES:
             self._reject(Rejection(501, "NotImplemented", MSG_NOT_IMPLEMENTED), req)
             return
@@ -691,6 +1070,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
 
 
+def _check_md5(req: WireRequest, data: bytes) -> None:
+    """A sent Content-MD5 must be 16 bytes of Base64 and match the body (PUT Object, Upload Part)."""
+    md5 = req.headers.get("content-md5")
+    if md5 is None:
+        return
+    try:
+        claimed = base64.b64decode(md5, validate=True)
+    except ValueError:
+        claimed = b""
+    if len(claimed) != 16:
+        raise Rejection(400, "InvalidDigest", MSG_INVALID_DIGEST)
+    if claimed != hashlib.md5(data).digest():
+        raise Rejection(400, "BadDigest", MSG_BAD_DIGEST)
+
+
 def new_request_id() -> str:
     return base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -701,6 +1095,17 @@ def make_server(emulator: Emulator, port: int = 0) -> http.server.ThreadingHTTPS
     server = server_class(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server
+
+
+def _pairs(items) -> dict:
+    """'NAME=a,b' options as {NAME: (a, b)}; repeated names add up."""
+    out: dict[str, tuple] = {}
+    for item in items:
+        name, _, values = item.rpartition("=")
+        if not _:
+            raise SystemExit(f"cos_emulator: expected NAME=VALUE,VALUE…, got {item!r}")
+        out[name] = out.get(name, ()) + tuple(v.strip() for v in values.split(",") if v.strip())
+    return out
 
 
 def main(argv=None) -> int:
@@ -716,6 +1121,13 @@ def main(argv=None) -> int:
                         help="strict signature mode: every sent Host/Content-*/x-cos-* header must be signed")
     parser.add_argument("--expose-header", action="append", default=None,
                         help="Access-Control-Expose-Headers entry (repeat; default ETag, Location, …)")
+    parser.add_argument("--bucket-expose", action="append", default=[], metavar="BUCKET=H1,H2",
+                        help="this bucket's own ExposeHeader list (repeat; empty after '=' exposes nothing)")
+    parser.add_argument("--allow-actions", action="append", default=None, metavar="PATTERN=A1,A2",
+                        help="CAM actions allowed on keys matching PATTERN ('prefix/*', '*' or a key; repeat); "
+                             "with any given, everything else gets 'Access Denied.'")
+    parser.add_argument("--complete-error-in-200", action="store_true",
+                        help="Complete Multipart Upload answers 200 with an <Error> body (a merge failure)")
     args = parser.parse_args(argv)
     try:
         credentials = load_credentials(args.credentials, os.environ)
@@ -725,7 +1137,10 @@ def main(argv=None) -> int:
     emulator = Emulator(credentials, args.clock_offset, args.cors_origin or ["*"], args.deny_prefix,
                         args.public_write, public_read=not args.private_read,
                         expose_headers=DEFAULT_EXPOSE if args.expose_header is None else args.expose_header,
-                        strict_signature=args.strict_signature)
+                        strict_signature=args.strict_signature,
+                        allowed_actions=_pairs(args.allow_actions) if args.allow_actions is not None else None,
+                        bucket_expose_headers=_pairs(args.bucket_expose),
+                        complete_error_in_200=args.complete_error_in_200)
     server = make_server(emulator, args.port)
     print(f"cos_emulator listening on 127.0.0.1:{server.server_address[1]}", flush=True)
     try:
