@@ -1,6 +1,7 @@
 // Drives cos-nodejs-sdk-v5 as an application would, for the end-to-end tests.
 // Usage: node node_driver.js '<json>'  where json = {"options": {...COS options}, "steps": [...]}
-// Each step is {"op": "putObject" | "getObject" | "headObject" | "deleteObject" | "getObjectUrl", ...params}.
+// Each step is {"op": "putObject" | "getObject" | "headObject" | "deleteObject" | "getObjectUrl"
+//   | "sliceUploadFile" | "uploadFile" (with FilePath, SliceSize), ...params}.
 // Prints one JSON array: per step {ok, statusCode, etag, body, url, code, message}.
 'use strict';
 const COS = require('cos-nodejs-sdk-v5');
