@@ -18,7 +18,9 @@ from cosdoctor.cos.hosts import parse_cos_host
 from cosdoctor.cos.signature import header_signature, post_signature
 from cosdoctor.cos.times import format_iso8601
 from cosdoctor.findings.diagnose import Diagnosis, PlainResponse, diagnose_exchange, request_for
+from cosdoctor.findings.credential_origin import CredentialOrigins
 from cosdoctor.findings.request_checks import UploadRequest
+from cosdoctor.findings.sessions import UploadSessions
 from cosdoctor.wire.errorxml import render_error_xml
 from devkit.formbuilder import FormSpec, policy_b64, signed_form
 
@@ -107,6 +109,10 @@ class Fixture:
     target: str = "/"
     request_headers: dict | None = None
     response_details: list = field(default_factory=list)   # COS's StringToSign / FormatString / ServerTime
+    request_body: bytes = b""                              # a signed request's body (a Complete's part list)
+    response_body: bytes | None = None                     # an answer body other than an <Error> (a 200 Complete)
+    sessions: Callable[[], UploadSessions] | None = None   # the multipart uploads seen before this flow
+    credential_origins: Callable[[], CredentialOrigins] | None = None
 
 
 @dataclass
@@ -147,13 +153,15 @@ def _answer(fx: Fixture, resource: str) -> PlainResponse | None:
         return None
     status, code, message = fx.response
     xml = render_error_xml(code, message, resource, "rid", details=fx.response_details, indented=True) if code else b""
+    if fx.response_body is not None:
+        xml = fx.response_body
     return PlainResponse(status, {"date": formatdate(fx.response_date or NOW, usegmt=True), **fx.response_headers},
                          xml, NOW)
 
 
 def _signed_exchange(fx: Fixture) -> Exchange:
     headers = {k.lower(): v for k, v in fx.request_headers.items() if v is not None}
-    request = request_for(fx.method, HOST, fx.target, headers, b"", parse_cos_host(HOST))
+    request = request_for(fx.method, HOST, fx.target, headers, fx.request_body, parse_cos_host(HOST))
     store = TEMPORARY if fx.credentials == "temporary" else CREDENTIALS if fx.credentials else None
     return Exchange(request, _answer(fx, HOST + fx.target.split("?")[0]), b"", headers, store)
 
@@ -190,13 +198,75 @@ def presigned(method: str, key: str = "uploads/a.txt", *, kt: str | None = None,
     return "/" + quote(key) + "?" + query + (f"&x-cos-security-token={token}" if token else "")
 
 
+# --- multipart uploads: the flows before this one ----------------------------------------------
+
+UPLOAD_KEY = "uploads/big.bin"
+UPLOAD_ID = "1795000000a1b2c3d4e5f60718293a4b5c6d7e8f9"
+MiB = 1024 * 1024
+PAGE = "https://app.example.com"
+
+
+def part_target(number: int | str, upload_id: str = UPLOAD_ID) -> str:
+    return f"/{UPLOAD_KEY}?partNumber={number}&uploadId={upload_id}"
+
+
+def etag_of(number: int) -> str:
+    return '"' + f"{number:02d}" * 16 + '"'
+
+
+def complete_body(*parts: tuple[int, str]) -> bytes:
+    listed = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in parts)
+    return f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
+
+
+def uploaded(*parts: tuple[int, int], hidden: bool = False, end: str | None = None) -> Callable[[], UploadSessions]:
+    """Sessions that saw Initiate and these (number, size) parts answered (ETag hidden from a page),
+    then `end` ("abort" or "complete") of the upload."""
+    def build() -> UploadSessions:
+        sessions = UploadSessions()
+        endpoint = parse_cos_host(HOST)
+        initiated = (f"<InitiateMultipartUploadResult><Bucket>{BUCKET}</Bucket><Key>{UPLOAD_KEY}</Key>"
+                     f"<UploadId>{UPLOAD_ID}</UploadId></InitiateMultipartUploadResult>").encode()
+        diagnose_exchange(request_for("POST", HOST, f"/{UPLOAD_KEY}?uploads", {"host": HOST}, b"", endpoint),
+                          PlainResponse(200, {}, initiated, NOW), now=NOW, sessions=sessions, flow_id="f-init")
+        for number, size in parts:
+            headers = {"host": HOST, "content-length": str(size), **({"origin": PAGE} if hidden else {})}
+            answer = {"etag": etag_of(number), **({"access-control-allow-origin": PAGE,
+                                                   "access-control-expose-headers": "x-cos-request-id"}
+                                                  if hidden else {})}
+            diagnose_exchange(request_for("PUT", HOST, part_target(number), headers, b"", endpoint),
+                              PlainResponse(200, answer, b"", NOW), now=NOW, sessions=sessions,
+                              flow_id=f"f-part{number}")
+        if end == "abort":
+            diagnose_exchange(request_for("DELETE", HOST, f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}", {"host": HOST},
+                                          b"", endpoint), PlainResponse(204, {}, b"", NOW), now=NOW,
+                              sessions=sessions, flow_id="f-abort")
+        return sessions
+    return build
+
+
+def issued_key(expired_time: int = NOW + 1800) -> Callable[[], CredentialOrigins]:
+    """The app's STS endpoint seen handing out SECRET_ID as a temporary key (qcloud-cos-sts-sdk's shape)."""
+    def build() -> CredentialOrigins:
+        origins = CredentialOrigins()
+        body = json.dumps({"credentials": {"tmpSecretId": SECRET_ID, "tmpSecretKey": "not-kept",
+                                           "sessionToken": "sts-session-token"},
+                           "expiredTime": expired_time, "startTime": NOW - 60}).encode()
+        origins.observe(flow_id="f-sts", method="GET", url="https://app.example.com/sts", time="2026-11-18T08:26:40Z",
+                        time_unix=NOW - 60, body=body)
+        return origins
+    return build
+
+
 PICGO_FORMAT = "put\n/imagesresume-zh en_a.png\n\nhost=" + HOST + "\n"
 
 
 def diagnosis(fx: Fixture) -> Diagnosis:
     """The fixture through the one pipeline, as the addon runs it."""
     ex = exchange(fx)
-    return diagnose_exchange(ex.request, ex.response, now=NOW, credentials=ex.credentials)
+    return diagnose_exchange(ex.request, ex.response, now=NOW, credentials=ex.credentials, flow_id="f-this",
+                             sessions=fx.sessions() if fx.sessions else None,
+                             credential_origins=fx.credential_origins() if fx.credential_origins else None)
 
 
 def run(fx: Fixture) -> list[dict]:
@@ -292,6 +362,49 @@ FIXTURES: dict[str, Fixture] = {
     "Warning_TokenMissing": Fixture(
         ["Warning_TokenMissing"], spec=None, method="PUT", target="/uploads/a.txt", request_headers=signed_put(),
         credentials="temporary"),
+    # Multipart uploads: this flow after the ones `sessions` saw.
+    "EntityTooSmall_PartSize": Fixture(
+        ["EntityTooSmall_PartSize"], spec=None, method="POST", target=f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}",
+        request_headers={"host": HOST}, request_body=complete_body((1, etag_of(1)), (2, etag_of(2))),
+        sessions=uploaded((1, 1000), (2, 2 * MiB)),
+        response=(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")),
+    "InvalidPart_CompleteList": Fixture(
+        ["InvalidPart_CompleteList"], spec=None, method="POST", target=f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}",
+        request_headers={"host": HOST, "origin": PAGE}, request_body=complete_body((1, '"undefined"')),
+        sessions=uploaded((1, 10), hidden=True), response=(400, "InvalidPart", "One or more of the specified parts could not be found."),
+        response_headers={"access-control-allow-origin": PAGE}),
+    "InvalidPartOrder_CompleteList": Fixture(
+        ["InvalidPartOrder_CompleteList"], spec=None, method="POST", target=f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}",
+        request_headers={"host": HOST}, request_body=complete_body((2, etag_of(2)), (1, etag_of(1))),
+        sessions=uploaded((1, MiB), (2, 10))),
+    "NoSuchUpload_UploadId": Fixture(
+        ["NoSuchUpload_UploadId"], spec=None, method="PUT", target=part_target(3),
+        request_headers={"host": HOST, "content-length": "10"}, sessions=uploaded((1, MiB), end="abort"),
+        response=(404, "NoSuchUpload", "The specified upload does not exist.")),
+    "MalformedXML_CompleteBody": Fixture(
+        ["MalformedXML_CompleteBody"], spec=None, method="POST", target=f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}",
+        request_headers={"host": HOST}, request_body=b"<CompleteMultipartUpload><Part>", sessions=uploaded((1, 10)),
+        response=(400, "MalformedXML", "The XML you provided was not well-formed.")),
+    "InvalidArgument_PartNumber": Fixture(
+        ["InvalidArgument_PartNumber"], spec=None, method="PUT", target=part_target(0),
+        request_headers={"host": HOST, "content-length": "10"}, sessions=uploaded()),
+    "Warning_PartTooSmall": Fixture(
+        ["Warning_PartTooSmall"], spec=None, method="PUT", target=part_target(1),
+        request_headers={"host": HOST, "content-length": "1000"}, sessions=uploaded((2, 2 * MiB))),
+    "Warning_PartRepeated": Fixture(
+        ["Warning_PartRepeated"], spec=None, method="PUT", target=part_target(1),
+        request_headers={"host": HOST, "content-length": str(3 * MiB)}, sessions=uploaded((1, 2 * MiB))),
+    "Warning_ETagHidden": Fixture(
+        ["Warning_ETagHidden"], spec=None, method="PUT", target=part_target(1),
+        request_headers={"host": HOST, "content-length": str(MiB), "origin": PAGE}, sessions=uploaded(),
+        response=(200, None, ""), response_headers={"etag": etag_of(1), "access-control-allow-origin": PAGE,
+                                                    "access-control-expose-headers": "x-cos-request-id"}),
+    "Warning_CompleteErrorAfter200": Fixture(
+        ["InternalError_ServerSide", "Warning_CompleteErrorAfter200"], spec=None, method="POST",
+        target=f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}", request_headers={"host": HOST},
+        request_body=complete_body((1, etag_of(1))), sessions=uploaded((1, 10)), response=(200, None, ""),
+        response_body=b"    " + render_error_xml("InternalError", "We encountered an internal error. Please try again.",
+                                                 HOST + "/" + UPLOAD_KEY, "rid")),
 }
 
 

@@ -40,6 +40,13 @@ ANSWERS: tuple[tuple[str, str | None, str], ...] = (
     ("EntityTooLarge", r"content-length-range", "EntityTooLarge_ContentLengthRange"),
     ("EntityTooLarge", None, "EntityTooLarge_MaxObjectSize"),
     ("EntityTooSmall", None, "EntityTooSmall_ContentLengthRange"),
+    ("EntityTooSmall", None, "EntityTooSmall_PartSize"),
+    ("InvalidPart", None, "InvalidPart_CompleteList"),
+    ("InvalidPartOrder", None, "InvalidPartOrder_CompleteList"),
+    ("NoSuchUpload", None, "NoSuchUpload_UploadId"),
+    ("MalformedXML", None, "MalformedXML_CompleteBody"),
+    ("InvalidArgument", r"must contain a field named", "InvalidArgument_MissingField"),
+    ("InvalidArgument", r"x-cos-traffic-limit", "InvalidArgument_TrafficLimit"),
     ("IncorrectNumberOfFilesInPostRequest", None, "IncorrectNumberOfFilesInPostRequest_FileCount"),
     ("RequestTimeTooSkewed", None, "RequestTimeTooSkewed_ClockSkew"),
     ("InvalidAccessKeyId", None, "InvalidAccessKeyId_SecretId"),
@@ -62,7 +69,22 @@ FAMILY_BY_CODE = {
                               "SignatureDoesNotMatch_Authorization"),
     "InvalidPolicyDocument": ("InvalidPolicyDocument_JSONFormat", "InvalidPolicyDocument_Base64",
                               "InvalidPolicyDocument_Expiration", "InvalidPolicyDocument_Condition"),
-    "InvalidArgument": ("InvalidArgument_MissingField", "InvalidArgument_TrafficLimit"),
+    "InvalidArgument": ("InvalidArgument_MissingField", "InvalidArgument_TrafficLimit", "InvalidArgument_PartNumber"),
+    # The two docs swap these codes' meanings (cos-xml-api.md §3.4): what the list shows decides.
+    "InvalidPart": ("InvalidPart_CompleteList", "InvalidPartOrder_CompleteList"),
+    "InvalidPartOrder": ("InvalidPartOrder_CompleteList", "InvalidPart_CompleteList"),
+}
+# Families with no default: an answer the checks did not foresee keeps COS's own Message
+# (Unknown_<Code>) instead of the family's first cause ("x-cos-acl value invalid:[object Undefined]").
+NO_DEFAULT = frozenset({"InvalidArgument"})
+# Causes that exist only for some operations; another request's answer keeps COS's Message.
+ONLY_FOR = {
+    "EntityTooSmall_PartSize": frozenset({"CompleteMultipartUpload", "UploadPart"}),
+    "InvalidPart_CompleteList": frozenset({"CompleteMultipartUpload"}),
+    "InvalidPartOrder_CompleteList": frozenset({"CompleteMultipartUpload"}),
+    "MalformedXML_CompleteBody": frozenset({"CompleteMultipartUpload"}),
+    "NoSuchUpload_UploadId": frozenset({"UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts"}),
+    "InvalidArgument_PartNumber": frozenset({"UploadPart"}),
 }
 # Causes that exist only for a POST Object form: never given to another request, whose answer then
 # keeps COS's own Message (Unknown_<Code>).
@@ -83,10 +105,11 @@ class CosAnswer:
     status: int
     error: CosErrorDoc | None
     server_time: int | None        # from the Date header (or <ServerTime>)
+    error_after_200: bool = False  # a Complete answered 200, then an <Error> in its body
 
     @property
     def ok(self) -> bool:
-        return self.status in SUCCESS_STATUSES
+        return self.status in SUCCESS_STATUSES and not self.error_after_200
 
     def error_record(self) -> dict | None:
         if self.error is None:
@@ -97,14 +120,21 @@ class CosAnswer:
                 "request_id": e.request_id, "trace_id": e.trace_id, "resource": e.resource}
 
 
-def read_answer(status: int, headers: Mapping[str, str], body: bytes | None) -> CosAnswer:
+def read_answer(status: int, headers: Mapping[str, str], body: bytes | None, *,
+                complete: bool = False) -> CosAnswer:
+    """COS's answer read. `complete`: a CompleteMultipartUpload, whose 200 answer may still carry
+    an <Error> after the whitespace COS sends while it merges the parts (cos-xml-api.md §3.1)."""
     error = parse_error_xml(body) if status >= 300 and status != 303 else None
+    after_200 = False
+    if complete and status == 200 and body and b"<Error" in body[:4096]:
+        error = parse_error_xml(body.lstrip())
+        after_200 = error is not None
     server_time = _http_date(headers.get("date"))
     if server_time is None and error is not None:
         for name, value in error.extra:
             if name == "ServerTime":
                 server_time = parse_iso8601(value)
-    return CosAnswer(status, error, server_time)
+    return CosAnswer(status, error, server_time, after_200)
 
 
 # The one Date format HTTP servers send (RFC 9110 IMF-fixdate), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
@@ -141,6 +171,9 @@ def answer_id(analysis: Analysis | None, answer: CosAnswer) -> str | None:
     message = normalise_message(answer.error.message or "")
     form = analysis is None or analysis.is_form        # no analysis: saved POST Object traffic
     found_id = _mapped_id(analysis, code, message, form)
+    only = ONLY_FOR.get(found_id) if found_id is not None else None
+    if only is not None and (analysis is None or analysis.operation not in only):
+        found_id = None
     if found_id is not None and (form or found_id not in FORM_ONLY_IDS):
         if found_id != "MethodNotAllowed_PresignedURL" or form or (
                 analysis is not None and analysis.auth == "query" and analysis.request.method.upper() == "POST"):
@@ -161,8 +194,10 @@ def _mapped_id(analysis: Analysis | None, code: str, message: str, form: bool) -
                 return found["id"]
     for answer_code, pattern, finding_id in ANSWERS:
         if code == answer_code and (pattern is None or re.search(pattern, message, re.I)):
+            if not form and finding_id in FORM_ONLY_IDS:
+                continue
             return finding_id
-    return family[0] if family else None
+    return family[0] if family and code not in NO_DEFAULT else None
 
 
 def explain(analysis: Analysis, answer: CosAnswer, local_now: int,
@@ -183,6 +218,9 @@ def explain(analysis: Analysis, answer: CosAnswer, local_now: int,
         if answer.ok and found["severity"] == "error":
             continue                      # COS accepted it: our prediction was wrong (reported below)
         results.append(found)
+    if answer.error_after_200:
+        results.append(catalogue.finding("Warning_CompleteErrorAfter200", "response", {
+            "code": answer.error.code if answer.error else None, "upload_id": analysis.upload_id}))
     disagreement = _disagreement(predicted, response_id, answer) if _predicted_anything(analysis) else None
     if disagreement:
         results.append(catalogue.finding("Warning_PreflightDisagreement", "response", disagreement))

@@ -73,7 +73,8 @@ DERIVED: Mapping[str, str] = MappingProxyType({
     "expired_for": "expired_for_s", "expires_in": "expires_in_s", "clock_skew": "clock_skew_s",
     "timezone_offset": "timezone_hours", "timezone_utc": "timezone_hours",
     "predicted_id": "preflight", "answered_id": "cos",
-    "difference_text": "difference", "xml_mistake_text": "mistake", "starts_in": "starts_in_s",        # the finding ID, or nothing for "accept"
+    "difference_text": "difference", "xml_mistake_text": "mistake", "starts_in": "starts_in_s",
+    "part_shown": "part_number",                        # a multipart upload's part number, as sent        # the finding ID, or nothing for "accept"
 })
 SUFFIXES = ("_quoted", "_yes", "_no")
 

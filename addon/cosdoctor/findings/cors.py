@@ -171,8 +171,8 @@ def check_preflight(request_headers: Mapping[str, str], status: int,
 
 
 def check_actual_response(request_headers: Mapping[str, str], status: int,
-                          response_headers: Mapping[str, str]) -> CorsCheck | None:
-    """For a cross-origin POST: can the page read COS's answer? None when it is not cross-origin.
+                          response_headers: Mapping[str, str], method: str = "POST") -> CorsCheck | None:
+    """For a cross-origin request: can the page read COS's answer? None when it is not cross-origin.
 
     Without a matching Access-Control-Allow-Origin the browser hides the whole answer (status,
     body, the COS error) and the page sees a network error. `status` does not matter: the check
@@ -185,8 +185,8 @@ def check_actual_response(request_headers: Mapping[str, str], status: int,
         return None
     credentialed = _credentialed(request)
     missing = _origin_missing(origin, response, credentialed) + _expose_missing(response, credentialed)
-    xml, js = cors_rule(origin, "POST", ())
-    return CorsCheck(origin, "POST", (), not _blocking(missing), tuple(missing), xml, js)
+    xml, js = cors_rule(origin, method, ())
+    return CorsCheck(origin, method, (), not _blocking(missing), tuple(missing), xml, js)
 
 
 def cors_evidence(check: CorsCheck) -> dict:

@@ -12,7 +12,10 @@ from cosdoctor.findings import catalogue
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.wire.errorxml import render_error_xml
 from cosdoctor.findings.answer import CosAnswer, explain, read_answer, sort_findings
+from cosdoctor.findings.access import explain_access_denied
 from cosdoctor.findings.cors import check_actual_response, check_preflight, with_cors_finding
+from cosdoctor.findings.credential_origin import CredentialOrigins
+from cosdoctor.findings.sessions import MULTIPART_IDS, UploadSessions
 from cosdoctor.findings.policy_origin import PolicyOrigins, attribute
 from cosdoctor.cos.hosts import CosEndpoint
 from cosdoctor.findings.request_checks import Analysis, UploadRequest, analyse_request, is_certain, verdict
@@ -122,26 +125,48 @@ class PlainResponse:
     time: int                              # local time the answer arrived (unix seconds)
 
 
+def check_session(analysis: Analysis, sessions: UploadSessions | None, flow_id: str | None) -> Analysis:
+    """Add what the upload's earlier flows say of this request (once per analysis)."""
+    if sessions is not None and not analysis.session_checked:
+        analysis.session_checked = True
+        analysis.findings.extend(sessions.check_request(analysis, flow_id))
+    return analysis
+
+
 def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *, now: int,
                       credentials: CredentialStore | None = None,
                       analysis: Analysis | None = None, answered_locally: bool = False,
-                      origins: PolicyOrigins | None = None, flow_id: str | None = None) -> Diagnosis:
+                      origins: PolicyOrigins | None = None, flow_id: str | None = None,
+                      sessions: UploadSessions | None = None,
+                      credential_origins: CredentialOrigins | None = None) -> Diagnosis:
     """The one pipeline: a request and its answer (or none) in, the flow's diagnosis out.
 
     `analysis` is the request's pre-flight analysis when one was already made (the request hook);
     `answered_locally`: the answer is block mode's own, so there is no COS answer to explain;
-    `origins`: policies seen handed out by the app's signing endpoint (`flow_id` is this flow's)."""
+    `origins`: policies seen handed out by the app's signing endpoint (`flow_id` is this flow's);
+    `sessions`: the multipart uploads seen so far (this flow's answer is learnt from);
+    `credential_origins`: temporary keys seen handed out by the app's STS endpoint."""
     if analysis is None:
         analysis = analyse_request(request, credentials, now)
+    check_session(analysis, sessions, flow_id)
     if response is None or response.status == 0 or answered_locally:
         diagnosis = diagnose(analysis, None, analysis.now, credentials)
         if response is not None and response.status:
             diagnosis.status = response.status
             diagnosis.error = read_answer(response.status, response.headers, response.body).error_record()
     else:
-        answer = read_answer(response.status, response.headers, response.body)
+        answer = read_answer(response.status, response.headers, response.body,
+                             complete=analysis.operation == "CompleteMultipartUpload")
         diagnosis = diagnose(analysis, answer, response.time, credentials)
         _check_cors(request, response, diagnosis)
+        if sessions is not None:
+            _with_session(diagnosis, analysis, sessions)
+            if not answer.error_after_200:
+                diagnosis.findings += sessions.observe(analysis, response.status, response.headers,
+                                                       response.body, flow_id)
+        diagnosis.findings = explain_access_denied(diagnosis.findings, analysis, request_time=now,
+                                                   credentials=credentials, origins=credential_origins,
+                                                   sessions=sessions)
         diagnosis.findings = sort_findings(diagnosis.findings)   # the CORS verdict takes its place in the order
     if analysis.form is not None and origins is not None:
         origin, policy_signed, signature_signed = origins.lookup(
@@ -151,13 +176,23 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
     return diagnosis
 
 
+def _with_session(diagnosis: Diagnosis, analysis: Analysis, sessions: UploadSessions) -> None:
+    """COS's multipart errors name the upload, the part and the flows involved."""
+    if not any(f["id"] in MULTIPART_IDS and f["phase"] == "response" for f in diagnosis.findings):
+        return
+    facts = sessions.session_evidence(analysis)
+    diagnosis.findings = [
+        catalogue.finding(f["id"], f["phase"], {**facts, **f["evidence"]})
+        if f["id"] in MULTIPART_IDS and f["phase"] == "response" else f for f in diagnosis.findings]
+
+
 def _check_cors(request: UploadRequest, response: PlainResponse, diagnosis: Diagnosis) -> None:
     """Browser uploads: a refused preflight, or an answer the page is not allowed to read."""
     if request.method == "OPTIONS":
         check = check_preflight(request.headers, response.status, response.headers)
         diagnosis.findings = with_cors_finding(diagnosis.findings, check)
-    elif request.method == "POST" and "origin" in request.headers:
-        check = check_actual_response(request.headers, response.status, response.headers)
+    elif "origin" in request.headers:
+        check = check_actual_response(request.headers, response.status, response.headers, method=request.method)
         if check is not None and not check.allowed:
             diagnosis.findings = with_cors_finding(diagnosis.findings, check,
                                                    finding_id="Warning_CORSResponseHidden")

@@ -103,6 +103,7 @@ class Analysis:
     cos_request: CosRequest | None = None                 # what every request is (operation, auth, key ...)
     xml_signature: SignatureAnalysis | None = None        # header / query / Signature-field signature
     secret_known: bool = False                            # a SecretKey for the request's q-ak is loaded
+    session_checked: bool = False                         # the upload's earlier flows were consulted
 
     @property
     def auth(self) -> str:

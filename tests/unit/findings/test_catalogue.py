@@ -327,7 +327,8 @@ def test_cos_message(finding_id, evidence, expected):
 
 
 def test_certain_entries_are_exactly_those_with_a_message():
-    uncertain_with_message = {"AccessDenied_SignatureEmpty", "Unknown_Code"}
+    # EntityTooSmall_PartSize: documented, but predicted from earlier flows the proxy may not all have seen.
+    uncertain_with_message = {"AccessDenied_SignatureEmpty", "Unknown_Code", "EntityTooSmall_PartSize"}
     for fid in ALL_IDS:
         e = catalogue.entry(fid)
         has_message = e.message is not None

@@ -43,7 +43,10 @@ def _sample_evidence(finding_id: str) -> dict:
     for key in catalogue.evidence_keys(finding_id):
         evidence[key] = f"<<{key}>>"
     numbers = {"index": 3, "part": 2, "expired_for_s": 5400, "expires_in_s": 3 * 86400, "clock_skew_s": -600,
-               "timezone_hours": 8, "offset": 17, "verified": True, "token_present": False}
+               "timezone_hours": 8, "offset": 17, "verified": True, "token_present": False,
+               "etag_unreadable": True, "etag_hidden": True, "not_uploaded": True, "etag_differs": True,
+               "aborted": True, "completed": True, "other_key": True, "initiate_allowed": True,
+               "key_expired": True, "temporary_key": True, "token_sent": False}
     evidence.update({k: v for k, v in numbers.items() if k in evidence})
     words = {"mistake": "uppercase-hex", "reason": "bare-lf", "why": "case-differs",
              "timezone_hint": "whole-hours", "detail": None}
@@ -102,11 +105,11 @@ def test_unknown_mistake_or_reason_uses_the_fallback_sentence():
 
 
 def test_a_boolean_fact_chooses_a_sentence_instead_of_showing_true_or_false():
-    sent = rendered("AccessDenied_NoPermission", {"token_present": True}, "ko")["cause"]
-    not_sent = rendered("AccessDenied_NoPermission", {"token_present": False}, "ko")["cause"]
-    unknown = rendered("AccessDenied_NoPermission", {"token_present": None}, "ko")["cause"]
-    assert "임시 토큰이 전송되었습니다" in sent and "전송되지 않았습니다" in not_sent
-    assert "true" not in sent + not_sent and "토큰" not in unknown.split("거부합니다.")[-1]
+    sent = rendered("AccessDenied_NoPermission", {"temporary_key": True, "token_sent": True}, "ko")["cause"]
+    not_sent = rendered("AccessDenied_NoPermission", {"token_sent": False}, "ko")["cause"]
+    unknown = rendered("AccessDenied_NoPermission", {"token_sent": None}, "ko")["cause"]
+    assert "임시 키입니다" in sent and "x-cos-security-token은 전송되지 않았습니다" in not_sent
+    assert "true" not in sent + not_sent and "token" not in unknown.split("거부합니다.")[-1]
 
 
 def test_a_value_ending_a_sentence_does_not_get_a_second_full_stop():
