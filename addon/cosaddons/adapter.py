@@ -71,7 +71,10 @@ def plain_request(request: http.Request, endpoint: CosEndpoint | None, *, body: 
     method = request.method
     body_complete, body_size = True, None
     if body is _RAW:
-        body = request.raw_content if method == "POST" else b""
+        raw = request.raw_content
+        body = raw if method == "POST" else b""
+        if method == "PUT" and raw is not None:
+            body_size = len(raw)            # a part's size; its bytes are never read
         if body is None and tee is not None:
             body, body_complete = tee.body(), False
             body_size = _int(headers.get("content-length")) or tee.size

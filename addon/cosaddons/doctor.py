@@ -40,10 +40,13 @@ from cosdoctor.cos.hosts import CosEndpoint, HostGlobs, custom_endpoint, is_prob
 from cosdoctor.cos.sniff import is_multipart_form, looks_like_cos_form
 from cosdoctor.cos.times import format_iso8601
 from cosdoctor.findings import catalogue
-from cosdoctor.findings.diagnose import Diagnosis, diagnose, diagnose_exchange
+from cosdoctor.findings.credential_origin import MARKERS as CREDENTIAL_MARKERS
+from cosdoctor.findings.credential_origin import CredentialOrigins
+from cosdoctor.findings.diagnose import Diagnosis, check_session, diagnose, diagnose_exchange
 from cosdoctor.findings.policy_origin import MARKERS as ORIGIN_MARKERS
 from cosdoctor.findings.policy_origin import PolicyOrigins
 from cosdoctor.findings.request_checks import Analysis, analyse_request
+from cosdoctor.findings.sessions import UploadSessions
 from cosdoctor.render.text import diagnosis_headers, diagnosis_log_line, flow_comment, metadata
 from cosdoctor.wire.stream import StreamTee
 
@@ -84,6 +87,8 @@ class CosDoctor:
         self.credentials = CredentialStore({}, ())
         self.errors = ErrorLog(lambda: self.credentials.secrets())
         self.origins = PolicyOrigins()
+        self.credential_origins = CredentialOrigins()    # temporary keys the app's STS endpoint handed out
+        self.sessions = UploadSessions()                 # multipart uploads, by upload id (bounded)
         self.kept = KeptAnalyses()
         self._flows: OrderedDict[str, FlowState] = OrderedDict()
         self.block = CosBlock(on_mode=self._on_validate)
@@ -191,7 +196,7 @@ class CosDoctor:
             return
         state = state or self._state(flow)
         state.endpoint = endpoint
-        analysis = self.analyse(flow, endpoint, state.tee)
+        analysis = check_session(self.analyse(flow, endpoint, state.tee), self.sessions, flow.id)
         if not flow.request.stream:          # a streamed body is re-read from the tee at the end
             state.analysis = analysis
         self.annotate_flow(flow, diagnose(analysis, None, analysis.now, self.credentials))
@@ -251,12 +256,20 @@ class CosDoctor:
                                     live=flow.live, accepted=accepted)
         return diagnose_exchange(request, response, now=time_of(flow.request), credentials=self.credentials,
                                  analysis=analysis, answered_locally=self.answered_locally(flow, state),
-                                 origins=self.origins, flow_id=flow.id)
+                                 origins=self.origins, flow_id=flow.id, sessions=self.sessions,
+                                 credential_origins=self.credential_origins)
 
     def rediagnose(self, flow: http.HTTPFlow) -> Diagnosis | None:
-        """A fresh diagnosis of a COS flow (the commands), None for another flow."""
+        """A fresh diagnosis of a COS flow (the commands), None for another flow. The upload
+        sessions are not fed again: a flow diagnosed twice must not count as two parts."""
         endpoint = self.classify(flow)
-        return self.diagnose_flow(flow, endpoint) if endpoint is not None else None
+        if endpoint is None:
+            return None
+        sessions, self.sessions = self.sessions, None
+        try:
+            return self.diagnose_flow(flow, endpoint)
+        finally:
+            self.sessions = sessions
 
     def conclude(self, flow: http.HTTPFlow, endpoint: CosEndpoint, state: FlowState | None) -> None:
         """A finished COS flow: diagnosed, annotated, and handed to every feature."""
@@ -295,12 +308,17 @@ class CosDoctor:
             return
         if "json" not in (header(response, b"content-type") or "").lower():
             return
-        if header(response, b"content-encoding") is None and not any(m in raw for m in ORIGIN_MARKERS):
+        if header(response, b"content-encoding") is None and not any(m in raw for m in ORIGIN_MARKERS) \
+                and not any(m in raw for m in CREDENTIAL_MARKERS):
             return
+        body = response.get_content(strict=False)
+        self.credential_origins.observe(flow_id=flow.id, method=flow.request.method, url=flow.request.pretty_url,
+                                        time=format_iso8601(time_of(flow.request)), time_unix=time_of(flow.request),
+                                        body=body)
         self.origins.observe(flow_id=flow.id, method=flow.request.method, url=flow.request.pretty_url,
                              time=format_iso8601(time_of(flow.request)),
                              content_type=header(response, b"content-type"),
-                             body=response.get_content(strict=False))
+                             body=body)
 
     # --- annotations --------------------------------------------------------------------------
 

@@ -335,3 +335,74 @@ def test_raw_client_signature_is_right_when_plus_is_encoded(rig):
     assert response.status == 200
     assert rig.emulator.emulator.fetch(BUCKET, key).data == b"raw"
     assert_untouched(rig, "PUT", key, 200, "PutObject", "header")
+
+
+# --- multipart uploads (issue 12) -------------------------------------------------------------
+
+MIB = 1024 ** 2
+
+
+def records_for(rig: ProxyRig, key: str, count: int) -> list[dict]:
+    """The report records of every flow for `key`, in order, once `count` of them are written."""
+    found = rig.poll(lambda: (lambda rs: rs if len(rs) >= count else [])(
+        [r for r in rig.records() if r.get("key") == key]))
+    assert len(found) >= count, [r.get("operation") for r in rig.records() if r.get("key") == key]
+    return found
+
+
+def test_python_upload_file_in_parts_passes_untouched(rig, tmp_path):
+    """A valid multipart session (list uploads, initiate, parts, complete) in block mode: every
+    flow forwarded, its upload id and part number recorded, no finding at all."""
+    key = "sdk/mpu valid.bin"
+    path = tmp_path / "valid.bin"
+    data = bytes(range(241)) * (MIB * 5 // 2 // 241 + 1)
+    path.write_bytes(data)
+    python_client(rig).upload_file(Bucket=BUCKET, Key=key, LocalFilePath=str(path), PartSize=1, MAXThread=2)
+    assert rig.emulator.emulator.fetch(BUCKET, key).data == data
+    records = records_for(rig, key, 5)
+    operations = [r["operation"] for r in records]
+    assert operations.count("UploadPart") == 3 and "InitiateMultipartUpload" in operations, operations
+    assert operations[-1] == "CompleteMultipartUpload", operations
+    upload_ids = {r["upload_id"] for r in records if r["operation"] != "InitiateMultipartUpload"}
+    assert len(upload_ids) == 1 and None not in upload_ids, upload_ids
+    assert sorted(r["part_number"] for r in records if r["operation"] == "UploadPart") == [1, 2, 3]
+    for record in records:
+        assert record["action"] == "forwarded" and record["findings"] == [], record
+
+
+def test_python_small_first_part_is_seen_before_complete_and_explained_after(rig):
+    """Part 1 under 1 MB, part 2 after it: the proxy warns on part 2's flow; COS's EntityTooSmall
+    at Complete is explained with part 1, its size and the flows involved."""
+    client = python_client(rig)
+    key = "sdk/mpu small-first.bin"
+    upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    parts = []
+    for number, data in ((1, b"tiny first part"), (2, b"x" * MIB)):
+        answer = client.upload_part(Bucket=BUCKET, Key=key, Body=data, PartNumber=number, UploadId=upload_id)
+        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+    with pytest.raises(Exception) as failure:
+        client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Part": parts})
+    assert "EntityTooSmall" in str(failure.value)
+    init, first, second, complete = records_for(rig, key, 4)[:4]
+    assert [f["id"] for f in second["findings"]] == ["Warning_PartTooSmall"]
+    assert second["findings"][0]["evidence"]["part_number"] == 1
+    assert complete["action"] == "forwarded" and complete["status"] == 400      # never blocked: COS decides
+    top = complete["findings"][0]
+    assert top["id"] == "EntityTooSmall_PartSize" and top["phase"] == "response", complete["findings"]
+    assert (top["evidence"]["upload_id"], top["evidence"]["part_number"], top["evidence"]["size"]) == \
+        (upload_id, 1, len(b"tiny first part"))
+    assert {init["flow_id"], first["flow_id"], complete["flow_id"]} <= set(top["evidence"]["flows"])
+
+
+def test_node_slice_upload_file_passes_untouched(rig, tmp_path):
+    key = "sdk/mpu node.bin"
+    path = tmp_path / "node.bin"
+    data = bytes(range(239)) * (MIB * 5 // 2 // 239 + 1)
+    path.write_bytes(data)
+    (up,) = run_node_sdk([{"op": "sliceUploadFile", "Key": key, "FilePath": str(path), "SliceSize": MIB}],
+                         proxy=rig.proxy.url)
+    assert up["ok"], up
+    records = records_for(rig, key, 5)
+    assert [r["operation"] for r in records].count("UploadPart") == 3
+    for record in records:
+        assert record["action"] == "forwarded" and record["findings"] == [], record
