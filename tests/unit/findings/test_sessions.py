@@ -1,0 +1,80 @@
+"""Multipart uploads followed across flows: bounded memory, predictions, COS's answers explained."""
+from __future__ import annotations
+
+from cosdoctor.cos.hosts import parse_cos_host
+from cosdoctor.findings.diagnose import PlainResponse, diagnose_exchange, request_for
+from cosdoctor.findings.sessions import UploadSessions
+from cosdoctor.wire.errorxml import render_error_xml
+from finding_fixtures import (HOST, MiB, NOW, UPLOAD_ID, UPLOAD_KEY, complete_body, etag_of, part_target, uploaded)
+
+ENDPOINT = parse_cos_host(HOST)
+
+
+def flow(sessions, method, target, headers=None, body=b"", answer=None, flow_id="f-x"):
+    request = request_for(method, HOST, target, {"host": HOST, **(headers or {})}, body, ENDPOINT)
+    return diagnose_exchange(request, answer, now=NOW, sessions=sessions, flow_id=flow_id)
+
+
+def initiate(sessions, upload_id, flow_id="f-init"):
+    body = f"<InitiateMultipartUploadResult><UploadId>{upload_id}</UploadId></InitiateMultipartUploadResult>"
+    flow(sessions, "POST", f"/{UPLOAD_KEY}?uploads", answer=PlainResponse(200, {}, body.encode(), NOW),
+         flow_id=flow_id)
+
+
+def test_sessions_are_capped_oldest_first():
+    sessions = UploadSessions(max_sessions=3)
+    for n in range(5):
+        initiate(sessions, f"id-{n}")
+    assert len(sessions) == 3 and sessions.get("id-0") is None and sessions.get("id-4") is not None
+
+
+def test_parts_are_capped_over_all_sessions():
+    sessions = UploadSessions(max_parts=4)
+    for upload in ("a", "b"):
+        initiate(sessions, upload)
+        for number in (1, 2, 3):
+            flow(sessions, "PUT", part_target(number, upload), {"content-length": str(MiB)},
+                 answer=PlainResponse(200, {"etag": etag_of(number)}, b"", NOW))
+    assert sessions.part_count <= 4 and sessions.get("a") is None and sessions.get("b") is not None
+
+
+def test_a_valid_session_has_no_finding_and_ends_completed():
+    sessions = uploaded((1, MiB), (2, 10))()
+    d = flow(sessions, "POST", f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}", body=complete_body((1, etag_of(1)), (2, etag_of(2))),
+             answer=PlainResponse(200, {}, b"<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>", NOW),
+             flow_id="f-done")
+    assert d.findings == [] and sessions.get(UPLOAD_ID).state == "completed"
+    late = flow(sessions, "PUT", part_target(3), {"content-length": "10"})
+    assert [f["id"] for f in late.findings] == ["NoSuchUpload_UploadId"]
+    assert late.findings[0]["evidence"]["completed"] is True and late.findings[0]["evidence"]["ended_by"] == "f-done"
+
+
+def test_a_part_never_uploaded_is_named_only_when_the_proxy_saw_the_whole_upload():
+    seen = uploaded((1, MiB))()
+    d = flow(seen, "POST", f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}", body=complete_body((1, etag_of(1)), (2, etag_of(2))))
+    assert [f["id"] for f in d.findings] == ["InvalidPart_CompleteList"]
+    assert d.findings[0]["evidence"]["not_uploaded"] is True and d.findings[0]["evidence"]["part_number"] == 2
+    unseen = UploadSessions()        # parts uploaded before the proxy started: nothing is claimed
+    flow(unseen, "PUT", part_target(1), {"content-length": str(MiB)}, answer=PlainResponse(200, {"etag": etag_of(1)}, b"", NOW))
+    d = flow(unseen, "POST", f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}", body=complete_body((1, etag_of(1)), (2, etag_of(2))))
+    assert d.findings == []
+
+
+def test_a_diagnosed_part_body_is_never_read():
+    class Untouchable(bytes):
+        def __getitem__(self, item):
+            raise AssertionError("the part body was read")
+    sessions = uploaded()()
+    d = flow(sessions, "PUT", part_target(1), {"content-length": str(MiB)}, body=Untouchable(b"x" * 64),
+             answer=PlainResponse(200, {"etag": etag_of(1)}, b"", NOW))
+    assert d.findings == [] and sessions.get(UPLOAD_ID).parts[1].size == MiB
+
+
+def test_hostile_upload_ids_and_part_numbers_are_findings_not_exceptions():
+    sessions = UploadSessions()
+    for number in ("0", "10001", "9" * 5000, "x", "-1", ""):
+        d = flow(sessions, "PUT", f"/{UPLOAD_KEY}?partNumber={number}&uploadId={'u' * 100_000}", {"content-length": "1"},
+                 answer=PlainResponse(400, {}, render_error_xml("InvalidArgument", "Invalid Argument", HOST, "r"), NOW))
+        assert [f["id"] for f in d.findings] == ["InvalidArgument_PartNumber"], number
+        assert d.findings[0]["phase"] == "response"
+    assert len(sessions) <= 1
