@@ -57,6 +57,8 @@ class Session:
     ended_by: str | None = None
     parts: dict[int, SeenPart] = field(default_factory=dict)
     flows: list[str] = field(default_factory=list)
+    small: set[int] = field(default_factory=set)     # parts under the minimum not yet warned about
+    highest: int = 0                                 # the highest part number seen
 
     @property
     def complete_knowledge(self) -> bool:
@@ -134,12 +136,13 @@ class UploadSessions:
                 "upload_id": session.upload_id, "part_number": number, "size": size,
                 "previous_size": earlier.size, "flows": _flows(session, flow_id, earlier.flow_id)}))
         # A part under the minimum is fine if it is the last; a higher part number proves it is not.
-        small = [p for p in session.parts.values() if p.number < number and p.size is not None
-                 and p.size < MIN_PART_SIZE and not p.small_reported]
-        if size is not None and size < MIN_PART_SIZE and any(p > number for p in session.parts):
+        # (Only the unreported small parts are looked at: a 10 000-part upload stays linear.)
+        small = [session.parts[n] for n in session.small if n < number and n in session.parts]
+        if size is not None and size < MIN_PART_SIZE and session.highest > number:
             small.append(SeenPart(number, size, None, None, flow_id))
         for part in sorted(small, key=lambda p: p.number)[:1]:
             part.small_reported = True
+            session.small.discard(part.number)
             found.append(_finding("Warning_PartTooSmall", {
                 "upload_id": session.upload_id, "part_number": part.number, "size": part.size,
                 "min_size": MIN_PART_SIZE, "flows": _flows(session, flow_id, part.flow_id)}))
@@ -239,6 +242,13 @@ class UploadSessions:
         if previous is None:
             self._parts += 1
         session.parts[number] = part
+        session.highest = max(session.highest, number)
+        if part.size is not None and part.size < MIN_PART_SIZE and not part.small_reported and number < session.highest:
+            part.small_reported = True          # warned about on its own flow (a higher part exists)
+        elif part.size is not None and part.size < MIN_PART_SIZE and not part.small_reported:
+            session.small.add(number)
+        else:
+            session.small.discard(number)
         self._trim()
         if readable is False and check is not None and check.allowed:
             xml, js = cors_rule(check.origin, "PUT", ())
@@ -253,7 +263,9 @@ class UploadSessions:
         for item in listed.parts:
             if not isinstance(item.number, int) or item.number in session.parts:
                 continue
-            session.parts[item.number] = SeenPart(item.number, item.size, item.etag, None, flow_id)
+            session.parts[item.number] = SeenPart(item.number, item.size if isinstance(item.size, int) else None,
+                                                  item.etag, None, flow_id)
+            session.highest = max(session.highest, item.number)
             self._parts += 1
         if listed.problem is None and not listed.truncated:
             session.listed_by = flow_id
