@@ -376,14 +376,17 @@ class Emulator:
         return bucket, key
 
     def action_allowed(self, key: str, action: str) -> bool:
-        """Whether the action lists grant ``action`` on ``key`` (the union over matching patterns)."""
+        """Whether the action lists grant ``action`` on ``key``: the most specific matching pattern
+        decides (an exact key, then the longest prefix, then ``*``), so ``*`` can allow everything
+        while one prefix is narrowed to a few actions (a temporary key's policy)."""
         if self.allowed_actions is None:
             return True
-        for pattern, actions in self.allowed_actions.items():
-            if pattern == "*" or (pattern.endswith("*") and key.startswith(pattern[:-1])) or pattern == key:
-                if "*" in actions or action in actions:
-                    return True
-        return False
+        matching = [(pattern != key, -len(pattern), actions) for pattern, actions in self.allowed_actions.items()
+                    if pattern == "*" or (pattern.endswith("*") and key.startswith(pattern[:-1])) or pattern == key]
+        if not matching:
+            return False
+        actions = min(matching, key=lambda m: m[:2])[2]
+        return "*" in actions or action in actions
 
     # --- multipart upload, one check after another (cos-xml-api.md §3) ---------------------------
 

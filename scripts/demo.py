@@ -4,7 +4,8 @@
 Starts the emulator and `mitmdump -s addon/cos_addon.py` (reverse mode, COS Host kept), sends the
 seven failing uploads of COS's "POST Object common exceptions" page plus a good one with urllib,
 then the other upload paths (a header-signed PUT whose key has a `+`, signed as a client that signs
-the raw key, and the same done right; a presigned GET used after it expired), and prints what the client received (status, X-COS-Diagnosis) and the addon's report. Everything
+the raw key, and the same done right; a presigned GET used after it expired; multipart uploads with
+a part under 1 MB, with an ETag the page cannot read, and with a temporary key lacking UploadPart), and prints what the client received (status, X-COS-Diagnosis) and the addon's report. Everything
 runs in a temporary folder (it holds a credentials file), removed when the demo ends, Ctrl-C too.
 """
 from __future__ import annotations
@@ -69,6 +70,69 @@ def xml_api_cases(now: int) -> list[tuple[str, str, str, dict[str, str], bytes |
     ]
 
 
+PAGE = "https://app.example.com"      # the demo's multipart "browser" page
+LOCKED_PREFIX = "sts-locked/"          # keys a temporary key may initiate but not upload parts to
+MIB = 1024 * 1024
+
+
+def _signed(method: str, key: str, params: dict[str, str], headers: dict[str, str], key_time: str) -> dict[str, str]:
+    return {**headers, "Authorization": sign(method, "/" + key, params, {"host": cosrig.COS_HOST, **{
+        k.lower(): v for k, v in headers.items() if k.lower() in ("content-length",)}}, key_time=key_time)}
+
+
+def multipart_stories(proxy_url: str, now: int) -> list[tuple[str, int, dict[str, str]]]:
+    """Three multipart uploads as an SDK makes them (Initiate, parts, Complete), each with one
+    mistake: a first part under 1 MB; a page that cannot read ETag (the bucket's CORS rule does not
+    expose it) and so sends "undefined"; a temporary key whose policy lacks UploadPart. What the
+    client got for the call that failed, per story."""
+    key_time = f"{now - 60};{now + 900}"
+    results = []
+    stories = (("multipart: part 1 under 1 MB, then Complete", "mpu/small-first.bin", (100 * 1024, MIB), False),
+               ("multipart: the page cannot read ETag", "mpu/hidden-etag.bin", (MIB, 1000), True),
+               ("multipart: temporary key without UploadPart", LOCKED_PREFIX + "photo.bin", (MIB,), False))
+    for title, key, sizes, browser in stories:
+        origin = {"Origin": PAGE} if browser else {}
+        status, answer, body = _call(proxy_url, "POST", key, {"uploads": ""}, {"Content-Length": "0", **origin},
+                                     b"", key_time)
+        upload_id = body.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode() if b"<UploadId>" in body else ""
+        parts, failed = [], None
+        for number, size in enumerate(sizes, 1):
+            status, answer, _ = _call(proxy_url, "PUT", key, {"partNumber": str(number), "uploadId": upload_id},
+                                      {"Content-Length": str(size), **origin}, b"\0" * size, key_time)
+            if status >= 300:
+                failed = (title, status, answer)
+                break
+            # what the page's script can read: a header CORS does not expose is undefined to it
+            exposed = answer.get("Access-Control-Expose-Headers", "").lower()
+            parts.append((number, answer.get("ETag") if not browser or "etag" in exposed else "undefined"))
+        if failed is None:
+            listed = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in parts)
+            complete = f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
+            status, answer, _ = _call(proxy_url, "POST", key, {"uploadId": upload_id},
+                                      {"Content-Length": str(len(complete)), "Content-Type": "application/xml",
+                                       **origin}, complete, key_time)
+            failed = (title, status, answer)
+        results.append(failed)
+    return results
+
+
+def _call(proxy_url: str, method: str, key: str, params: dict[str, str], headers: dict[str, str], body: bytes,
+          key_time: str) -> tuple[int, dict[str, str], bytes]:
+    from urllib.parse import quote
+    query = "&".join(f"{k}={quote(v, safe='')}" if v else k for k, v in params.items())
+    signed = _signed(method, key, params, headers, key_time)
+    request = urllib.request.Request(proxy_url + "/" + quote(key) + "?" + query, data=body, method=method,
+                                     headers={"Host": cosrig.COS_HOST, **signed})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+MULTIPART_FLOWS = 4 + 4 + 2        # the stories' flows: Initiate, parts, Complete
+
+
 def received_line(title: str, status: int, headers: dict[str, str]) -> list[str]:
     """What the client got: status, the diagnosis header, and whether the proxy answered itself."""
     diagnosis = headers.get("X-COS-Diagnosis", "-")
@@ -117,7 +181,10 @@ def start_proxy(*args, **kwargs) -> cosrig.Proxy:
 def run(args: argparse.Namespace, workdir: Path) -> int:
     credentials = cosrig.write_credentials(workdir)
     report = workdir / "report.jsonl"
-    emulator = cosrig.EmulatorThread.start(credentials)
+    emulator = cosrig.EmulatorThread.start(
+        credentials, bucket_expose_headers={cosrig.BUCKET: ("x-cos-request-id", "Content-Length")},
+        allowed_actions={"*": {"*"}, LOCKED_PREFIX + "*": {"PutObject", "PostObject", "InitiateMultipartUpload",
+                                                          "ListMultipartUploads", "ListParts"}})
     try:
         proxy = start_proxy(emulator.port, "--set", f"cos_credentials={credentials}",
                             "--set", f"cos_report={report}", "--set", f"cos_lang={args.lang}",
@@ -131,6 +198,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                 print("\n".join(received_line(case.title, status, headers)), flush=True)
             for title, method, target, headers, body in xml_api_cases(now):
                 status, answer = send_raw(proxy.url, method, target, headers, body)
+                print("\n".join(received_line(title, status, answer)), flush=True)
+            for title, status, answer in multipart_stories(proxy.url, now):
                 print("\n".join(received_line(title, status, answer)), flush=True)
         finally:
             proxy.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from demo import xml_api_cases
+from demo import MULTIPART_FLOWS, xml_api_cases
 from seedcases import CASES
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +27,12 @@ def test_block_mode_demo_shows_local_answers_every_finding_and_no_none(tmp_path)
     out = done.stdout
     folder = Path(FOLDER_RE.search(out).group(1))
     assert not folder.exists()                                    # the credentials file went with it
-    requests = len(CASES) + len(xml_api_cases(0))
+    requests = len(CASES) + len(xml_api_cases(0)) + MULTIPART_FLOWS
     assert kept.exists() and len(kept.read_text().splitlines()) == requests
     assert "None" not in out
     blocked = len([c for c in CASES if c.expected_id]) + 1           # + the expired presigned URL
     received = [line for line in out.splitlines() if " -> " in line]
-    assert len(received) == requests
+    assert len(received) == requests - MULTIPART_FLOWS + 3          # one line per multipart story
     assert sum(line.endswith("(blocked locally)") for line in received) == blocked
     assert out.count("blocked locally] ") == blocked                  # in the report section too
     put_plus = next(line for line in received if line.startswith("PUT, key with + sent raw"))
@@ -40,6 +40,10 @@ def test_block_mode_demo_shows_local_answers_every_finding_and_no_none(tmp_path)
     assert "presigned GET used after it expired" in next(line for line in received if "AccessDenied_RequestExpired" in line)
     assert "blocked locally] -: MalformedPOSTRequest_POSTBody" in out    # no key: "-"
     assert "also: ⚠ Warning_KeyTimeOutlivesPolicy" in out          # every finding, not only the first
+    stories = [line for line in received if line.startswith("multipart: ")]
+    assert [line.split()[-1] for line in stories] == ["EntityTooSmall_PartSize", "InvalidPart_CompleteList",
+                                                      "AccessDenied_NoPermission"]
+    assert "Warning_ETagHidden" in out and "name/cos:UploadPart" in out
 
 
 def processes_using(folder: Path) -> list[int]:
