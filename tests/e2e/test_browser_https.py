@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from test_sdks import BUCKET, KEYS, WRONG_KEY, run_sdk_page
-from test_sdks_proxy import COS_HOST, assert_untouched, error_finding, start_proxy_rig
+from test_sdks_proxy import COS_HOST, assert_untouched, error_finding, records_for, start_proxy_rig
 
 pytestmark = pytest.mark.e2e
 
@@ -135,3 +135,61 @@ def test_without_the_ca_chromium_refuses_the_proxy(https_rig, tmp_path):
     assert put["ok"] is False and put["message"] == "CORS blocked or network error", put
     assert rig.emulator.emulator.fetch(BUCKET, key) is None
     assert not [f for f in rig.flows() if f["path"].startswith("/https/untrusted")]
+
+
+BLOB_SIZE = 2621440          # 2.5 MiB: over the SDK's default SliceSize of 1 MiB, so three parts
+
+
+def blob_bytes(size: int) -> bytes:
+    """The Blob browser_driver.js builds for BlobSize: byte i is i % 251."""
+    return bytes(i % 251 for i in range(size))
+
+
+def test_js_sdk_upload_file_multipart_over_https_is_forwarded_without_findings(https_rig, tmp_path):
+    """uploadFile with a 2.5 MiB Blob goes multipart (Initiate, three UploadPart, Complete) over
+    HTTP/2 through the proxy in block mode: every request reaches COS and none has a finding."""
+    rig = https_rig
+    key = "https/js-multipart.bin"
+    (upload,) = run_page(rig, [{"op": "uploadFile", "Key": key, "BlobSize": BLOB_SIZE}],
+                         tmp_path / "profile", home=rig.home)
+    assert upload["ok"] and upload["statusCode"] == 200 and upload["diagnosis"] is None, upload
+    stored = rig.emulator.emulator.fetch(BUCKET, key)
+    assert stored is not None and len(stored.data) == BLOB_SIZE
+    assert stored.data == blob_bytes(BLOB_SIZE)
+    records = records_for(rig, key, 5)
+    operations = [r["operation"] for r in records]
+    assert operations.count("InitiateMultipartUpload") == 1, operations
+    assert operations.count("CompleteMultipartUpload") == 1, operations
+    parts = [r for r in records if r["operation"] == "UploadPart"]
+    assert sorted(r["part_number"] for r in parts) == [1, 2, 3], operations
+    assert len({r["upload_id"] for r in parts}) == 1 and parts[0]["upload_id"], parts
+    assert [(r["operation"], r["action"], r["findings"]) for r in records
+            if r["action"] != "forwarded" or r["findings"]] == []
+
+
+@pytest.fixture(scope="module")
+def etag_hidden_rig(tmp_path_factory):
+    """Like https_rig, but the bucket's CORS rule exposes only x-cos-request-id and Content-Length."""
+    rig = start_proxy_rig(tmp_path_factory, "browser-https-etag",
+                          bucket_expose_headers={BUCKET: ("x-cos-request-id", "Content-Length")})
+    rig.home = trusting_home(rig.workdir, rig.workdir / "conf" / "mitmproxy-ca-cert.pem")
+    yield rig
+    rig.proxy.stop()
+    rig.emulator.stop()
+
+
+def test_js_sdk_upload_file_with_etag_not_exposed_fails_and_is_explained(etag_hidden_rig, tmp_path):
+    """The bucket's CORS rule does not expose ETag: the page cannot read an UploadPart's ETag, so
+    the SDK gives up; the report says why on the UploadPart records."""
+    rig = etag_hidden_rig
+    key = "https/js-multipart-no-etag.bin"
+    (upload,) = run_page(rig, [{"op": "uploadFile", "Key": key, "BlobSize": BLOB_SIZE}],
+                         tmp_path / "profile", home=rig.home)
+    assert upload["ok"] is False, upload
+    assert "etag" in ((upload["message"] or "") + (upload["raw"] or "")).lower(), upload
+    assert rig.emulator.emulator.fetch(BUCKET, key) is None
+    records = records_for(rig, key, 2)
+    parts = [r for r in records if r["operation"] == "UploadPart"]
+    assert parts, [r["operation"] for r in records]
+    for record in parts:
+        assert "Warning_ETagHidden" in [f["id"] for f in record["findings"]], record["findings"]

@@ -2,7 +2,8 @@
 // The page defines window.SPEC = {options: {...COS options}, steps: [...]} and loads the SDK first.
 // Steps: {op: "putObject" | "getObject" | "headObject", Key, Body?, ContentType?, options?} or
 // {op: "getObjectUrl", Key, Method, Expires, options?, then: {method, body?}} (the URL is then
-// fetched with that method). Results go, as JSON, into <pre id="result">.
+// fetched with that method), or {op: "uploadFile", Key, BlobSize, options?} (the Body is a Blob of
+// BlobSize bytes built in the page, byte i being i % 251). Results go, as JSON, into <pre id="result">.
 'use strict';
 (function () {
   var out = document.getElementById('result');
@@ -20,6 +21,7 @@
       code: (err && err.code) || inner.Code || null,
       message: (err && err.message) || inner.Message || null,
       diagnosis: diagnosis(err && err.headers),
+      raw: (function () { try { return JSON.stringify(err).slice(0, 2000); } catch (e) { return String(err); } })(),
     };
   }
 
@@ -50,6 +52,12 @@
       delete step.op; delete step.options; delete step.then;
       if (typeof step.Body === 'string') step.Body = new Blob([step.Body], { type: step.ContentType || '' });
       delete step.ContentType;
+      if (typeof step.BlobSize === 'number') {
+        var bytes = new Uint8Array(step.BlobSize);
+        for (var b = 0; b < bytes.length; b++) bytes[b] = b % 251;
+        step.Body = new Blob([bytes]);
+        delete step.BlobSize;
+      }
       if (op === 'getObjectUrl') step.Sign = true;
       var result = await call(cos, op, step);
       if (op === 'getObjectUrl' && result.ok && then) {
