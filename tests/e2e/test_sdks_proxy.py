@@ -406,3 +406,35 @@ def test_node_slice_upload_file_passes_untouched(rig, tmp_path):
     assert [r["operation"] for r in records].count("UploadPart") == 3
     for record in records:
         assert record["action"] == "forwarded" and record["findings"] == [], record
+
+
+def test_saved_multipart_traffic_rebuilds_the_same_session(tmp_path_factory):
+    """-w capture, then -nr: the flows are read back in capture order and the upload's session is
+    rebuilt, so the offline audit says what the live proxy said (a warning on part 2, the small part
+    named at Complete)."""
+    saved = tmp_path_factory.mktemp("mpu-saved") / "flows.mitm"
+    rig = start_proxy_rig(tmp_path_factory, "sdk-proxy-saved", "-w", str(saved))
+    try:
+        client = python_client(rig)
+        key = "sdk/mpu replayed.bin"
+        upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        parts = []
+        for number, data in ((1, b"small"), (2, b"y" * MIB)):
+            answer = client.upload_part(Bucket=BUCKET, Key=key, Body=data, PartNumber=number, UploadId=upload_id)
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        with pytest.raises(Exception):
+            client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id,
+                                             MultipartUpload={"Part": parts})
+        live = [[f["id"] for f in r["findings"]] for r in records_for(rig, key, 4)]
+    finally:
+        rig.proxy.stop()
+        rig.emulator.stop()
+    report = saved.parent / "replayed.jsonl"
+    result = cosrig.run_mitmdump("-nr", str(saved), "-s", str(cosrig.ADDON), "--set", f"cos_report={report}",
+                                 workdir=saved.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    replayed = [json.loads(line) for line in report.read_text().splitlines()]
+    replayed = [r for r in replayed if r.get("key") == key]
+    assert [[f["id"] for f in r["findings"]] for r in replayed] == live
+    assert live[2] == ["Warning_PartTooSmall"] and live[3][0] == "EntityTooSmall_PartSize"
+    assert replayed[3]["findings"][0]["evidence"]["part_number"] == 1 and replayed[3]["action"] == "replayed"
