@@ -370,19 +370,26 @@ def test_python_upload_file_in_parts_passes_untouched(rig, tmp_path):
         assert record["action"] == "forwarded" and record["findings"] == [], record
 
 
-def test_python_small_first_part_is_seen_before_complete_and_explained_after(rig):
-    """Part 1 under 1 MB, part 2 after it: the proxy warns on part 2's flow; COS's EntityTooSmall
-    at Complete is explained with part 1, its size and the flows involved."""
+def upload_small_first_part(rig: ProxyRig, key: str, first: bytes) -> str:
+    """The Python SDK's low-level calls: part 1 `first` (under 1 MB), part 2 of 1 MiB, Complete,
+    which COS refuses with EntityTooSmall. The upload id."""
     client = python_client(rig)
-    key = "sdk/mpu small-first.bin"
     upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
     parts = []
-    for number, data in ((1, b"tiny first part"), (2, b"x" * MIB)):
+    for number, data in ((1, first), (2, b"x" * MIB)):
         answer = client.upload_part(Bucket=BUCKET, Key=key, Body=data, PartNumber=number, UploadId=upload_id)
         parts.append({"PartNumber": number, "ETag": answer["ETag"]})
     with pytest.raises(Exception) as failure:
         client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Part": parts})
     assert "EntityTooSmall" in str(failure.value)
+    return upload_id
+
+
+def test_python_small_first_part_is_seen_before_complete_and_explained_after(rig):
+    """Part 1 under 1 MB, part 2 after it: the proxy warns on part 2's flow; COS's EntityTooSmall
+    at Complete is explained with part 1, its size and the flows involved."""
+    key = "sdk/mpu small-first.bin"
+    upload_id = upload_small_first_part(rig, key, b"tiny first part")
     init, first, second, complete = records_for(rig, key, 4)[:4]
     assert [f["id"] for f in second["findings"]] == ["Warning_PartTooSmall"]
     assert second["findings"][0]["evidence"]["part_number"] == 1
@@ -415,16 +422,8 @@ def test_saved_multipart_traffic_rebuilds_the_same_session(tmp_path_factory):
     saved = tmp_path_factory.mktemp("mpu-saved") / "flows.mitm"
     rig = start_proxy_rig(tmp_path_factory, "sdk-proxy-saved", "-w", str(saved))
     try:
-        client = python_client(rig)
         key = "sdk/mpu replayed.bin"
-        upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
-        parts = []
-        for number, data in ((1, b"small"), (2, b"y" * MIB)):
-            answer = client.upload_part(Bucket=BUCKET, Key=key, Body=data, PartNumber=number, UploadId=upload_id)
-            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        with pytest.raises(Exception):
-            client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id,
-                                             MultipartUpload={"Part": parts})
+        upload_small_first_part(rig, key, b"small")
         live = [[f["id"] for f in r["findings"]] for r in records_for(rig, key, 4)]
     finally:
         rig.proxy.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["cam_action", "cam_resource", "upload_actions", "MULTIPART_ACTIONS", "PUT_ACTIONS"]
+__all__ = ["cam_action", "cam_resource", "upload_actions", "MULTIPART_ACTIONS"]
 
 _PREFIX = "name/cos:"
 # Operations whose CAM action has the operation's own name.
@@ -19,9 +19,6 @@ _OWN_ACTION = frozenset({"PutObject", "PostObject", "InitiateMultipartUpload", "
 # list uploads and parts to resume, then initiate, parts, complete). Abort only on abortUploadTask.
 MULTIPART_ACTIONS = tuple(_PREFIX + a for a in ("ListMultipartUploads", "ListParts", "InitiateMultipartUpload",
                                                 "UploadPart", "CompleteMultipartUpload"))
-PUT_ACTIONS = (_PREFIX + "PutObject",)
-_MULTIPART_OPERATIONS = frozenset({"InitiateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
-                                   "AbortMultipartUpload", "ListParts", "ListMultipartUploads"})
 _APPID_RE = re.compile(r"-([0-9]{5,20})$")
 
 
@@ -46,12 +43,11 @@ def cam_resource(region: str | None, bucket: str | None, key: str | None) -> str
     return f"qcs::cos:{region or '<region>'}:uid/{match.group(1)}:{bucket}/{key or ''}"
 
 
-def upload_actions(operation: str | None) -> tuple[str, ...]:
-    """Every action the whole upload this request belongs to needs (for a multipart call, the
-    multipart set the SDK uses; for a simple upload its own action)."""
-    if operation in _MULTIPART_OPERATIONS:
-        actions = MULTIPART_ACTIONS
-        own = cam_action(operation)
-        return actions if own in actions else actions + ((own,) if own else ())
-    own = cam_action(operation)
-    return (own,) if own else ()
+def upload_actions(action: str | None) -> tuple[str, ...]:
+    """Every action the whole upload a request with this CAM action belongs to needs: for a
+    multipart call the set the SDK uses (plus Abort when that was the call), else its own."""
+    if action in MULTIPART_ACTIONS:
+        return MULTIPART_ACTIONS
+    if action == _PREFIX + "AbortMultipartUpload":
+        return MULTIPART_ACTIONS + (action,)
+    return (action,) if action else ()

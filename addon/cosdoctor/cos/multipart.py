@@ -6,10 +6,9 @@ them when missing). A browser that could not read ``ETag`` sends the string ``un
 """
 from __future__ import annotations
 
-__all__ = ["MIN_PART_SIZE", "MAX_PARTS", "normalise_etag", "unreadable_etag", "complete_order_problem"]
+__all__ = ["MIN_PART_SIZE", "normalise_etag", "unreadable_etag", "complete_order_problem"]
 
 MIN_PART_SIZE = 1024 * 1024        # 1 MB, the documented floor of every part but the last
-MAX_PARTS = 10_000
 # What JavaScript writes for a header it could not read, once quoted by the SDK: the tell of a
 # hidden ETag (cos-js-sdk-v5 builds Complete from the part answers' ETag headers).
 _UNREADABLE = frozenset({"", "undefined", "null", "[object undefined]"})

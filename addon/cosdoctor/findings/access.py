@@ -53,8 +53,7 @@ def access_evidence(analysis: Analysis, *, request_time: int, credentials: Crede
     evidence: dict[str, object] = {
         "cam_action": action,
         "cam_resource": cam_resource(analysis.region, analysis.bucket, analysis.key),
-        "actions_needed": list(upload_actions(operation if action is None or "ListMultipartUploads" not in action
-                                              else "ListMultipartUploads")),
+        "actions_needed": list(upload_actions(action)),
         "q_ak": ak, "temporary_key": temporary, "token_sent": token is not None,
         "credential_origin": origin.evidence(request_time, token) if origin is not None else None,
         "credential_flow": origin.flow_id if origin is not None else None,

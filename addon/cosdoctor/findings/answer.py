@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 
 from cosdoctor.findings import catalogue
 from cosdoctor.wire.errorxml import CosErrorDoc, normalise_message, parse_error_xml
+from cosdoctor.wire.uploadxml import read_complete_answer
 from cosdoctor.cos.times import parse_iso8601
 from cosdoctor.cos.credentials import CredentialStore
 from cosdoctor.cos.operations import split_target
@@ -126,9 +127,10 @@ def read_answer(status: int, headers: Mapping[str, str], body: bytes | None, *,
     an <Error> after the whitespace COS sends while it merges the parts (cos-xml-api.md §3.1)."""
     error = parse_error_xml(body) if status >= 300 and status != 303 else None
     after_200 = False
-    if complete and status == 200 and body and b"<Error" in body[:4096]:
-        error = parse_error_xml(body.lstrip())
-        after_200 = error is not None
+    if complete and status == 200 and body:
+        reading = read_complete_answer(body)
+        if reading.kind == "error" and reading.error is not None:
+            error, after_200 = reading.error, True
     server_time = _http_date(headers.get("date"))
     if server_time is None and error is not None:
         for name, value in error.extra:

@@ -161,9 +161,8 @@ def diagnose_exchange(request: UploadRequest, response: PlainResponse | None, *,
         _check_cors(request, response, diagnosis)
         if sessions is not None:
             _with_session(diagnosis, analysis, sessions)
-            if not answer.error_after_200:
-                diagnosis.findings += sessions.observe(analysis, response.status, response.headers,
-                                                       response.body, flow_id)
+            if answer.ok:
+                diagnosis.findings += sessions.observe(analysis, response.headers, response.body, flow_id)
         diagnosis.findings = explain_access_denied(diagnosis.findings, analysis, request_time=now,
                                                    credentials=credentials, origins=credential_origins,
                                                    sessions=sessions)

@@ -21,7 +21,7 @@ from cosdoctor.cos.operations import part_number_problem
 from cosdoctor.findings import catalogue
 from cosdoctor.findings.cors import check_actual_response, cors_rule
 from cosdoctor.findings.request_checks import Analysis
-from cosdoctor.wire.uploadxml import parse_complete_body, parse_list_parts, read_complete_answer, read_upload_id
+from cosdoctor.wire.uploadxml import parse_complete_body, parse_list_parts, read_upload_id
 
 __all__ = ["UploadSessions", "Session", "SeenPart", "MULTIPART_IDS", "MAX_SESSIONS", "MAX_PARTS"]
 
@@ -198,11 +198,12 @@ class UploadSessions:
 
     # --- COS's answer ---------------------------------------------------------------------------
 
-    def observe(self, analysis: Analysis, status: int, headers: Mapping[str, str], body: bytes | None,
+    def observe(self, analysis: Analysis, headers: Mapping[str, str], body: bytes | None,
                 flow_id: str | None) -> list[dict]:
-        """Learn from a finished multipart flow; findings its answer makes (a hidden ETag)."""
+        """Learn from a multipart flow COS accepted (the caller has read the answer: a Complete
+        whose 200 carried an <Error> is not accepted); findings its answer makes (a hidden ETag)."""
         operation = analysis.operation
-        if operation not in _SESSION_OPERATIONS or not 200 <= status <= 299:
+        if operation not in _SESSION_OPERATIONS:
             return []
         if operation == "InitiateMultipartUpload":
             upload_id = read_upload_id(body or b"")
@@ -220,9 +221,7 @@ class UploadSessions:
         if operation == "ListParts":
             self._parts_listed(session, body, flow_id)
         elif operation == "CompleteMultipartUpload":
-            answer = read_complete_answer(body or b"")
-            if answer.kind != "error":
-                session.state, session.ended_by = "completed", flow_id
+            session.state, session.ended_by = "completed", flow_id
         elif operation == "AbortMultipartUpload":
             session.state, session.ended_by = "aborted", flow_id
         return []

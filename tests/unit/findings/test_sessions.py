@@ -60,13 +60,14 @@ def test_a_part_never_uploaded_is_named_only_when_the_proxy_saw_the_whole_upload
     assert d.findings == []
 
 
-def test_a_diagnosed_part_body_is_never_read():
-    class Untouchable(bytes):
-        def __getitem__(self, item):
-            raise AssertionError("the part body was read")
+def test_a_part_size_is_its_length_not_its_bytes():
+    """The addon hands a PUT over without its body (b"") and with its length (body_size): that
+    length is the part's size, ahead of a Content-Length that disagrees."""
     sessions = uploaded()()
-    d = flow(sessions, "PUT", part_target(1), {"content-length": str(MiB)}, body=Untouchable(b"x" * 64),
-             answer=PlainResponse(200, {"etag": etag_of(1)}, b"", NOW))
+    request = request_for("PUT", HOST, part_target(1), {"host": HOST, "content-length": "7"}, b"", ENDPOINT,
+                          body_size=MiB)
+    d = diagnose_exchange(request, PlainResponse(200, {"etag": etag_of(1)}, b"", NOW), now=NOW, sessions=sessions,
+                          flow_id="f-1")
     assert d.findings == [] and sessions.get(UPLOAD_ID).parts[1].size == MiB
 
 
@@ -78,3 +79,13 @@ def test_hostile_upload_ids_and_part_numbers_are_findings_not_exceptions():
         assert [f["id"] for f in d.findings] == ["InvalidArgument_PartNumber"], number
         assert d.findings[0]["phase"] == "response"
     assert len(sessions) <= 1
+
+
+def test_an_error_after_a_long_merge_is_still_read():
+    """COS sends spaces while it merges the parts, then the <Error>: however many spaces came first."""
+    sessions = uploaded((1, 10))()
+    error = render_error_xml("InternalError", "We encountered an internal error. Please try again.", HOST, "r")
+    d = flow(sessions, "POST", f"/{UPLOAD_KEY}?uploadId={UPLOAD_ID}", body=complete_body((1, etag_of(1))),
+             answer=PlainResponse(200, {}, b" " * 100_000 + error, NOW))
+    assert [f["id"] for f in d.findings] == ["InternalError_ServerSide", "Warning_CompleteErrorAfter200"]
+    assert sessions.get(UPLOAD_ID).state == "open"
