@@ -2,8 +2,10 @@
 proxy CPU per request paired by round; then the addon's hooks timed inside one more mitmdump."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -19,28 +21,56 @@ from devkit.bench.proxies import (HOOK_TIMER, VARIANTS, Client, Kind, pin_proxie
 from devkit.formbuilder import FormSpec
 from devkit.signing_client import sign
 
-def request_kinds(config: Config) -> list[Kind]:
+PART_KEY = "bench/part-1m.bin"
+
+
+def initiate_upload(port: int, key: str) -> str:
+    """A multipart upload begun on the emulator directly (not through a proxy): its UploadId."""
+    now = int(time.time())
+    path = "/" + key
+    auth = sign("POST", path, {"uploads": ""}, {"host": cosrig.COS_HOST}, key_time=f"{now - 60};{now + 86400}")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path + "?uploads", headers={"Host": cosrig.COS_HOST, "Authorization": auth})
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    found = re.search(rb"<UploadId>([^<]+)</UploadId>", body)
+    if response.status != 200 or found is None:
+        raise RuntimeError(f"Initiate on the emulator: HTTP {response.status}: {body[:300]!r}")
+    return found.group(1).decode()
+
+
+def signed_put(name: str, path: str, params: dict[str, str], body: bytes, batch: int) -> Kind:
+    """A header-signed PUT of `body`, as putObject and the SDKs' UploadPart send it."""
+    now = int(time.time())
+    auth = sign("PUT", path, params, {"host": cosrig.COS_HOST, "content-length": str(len(body))},
+                key_time=f"{now - 60};{now + 86400}")
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return Kind(name, "PUT", cosrig.COS_HOST, path + ("?" + query if query else ""), body,
+                "application/octet-stream", 200, batch, (("Authorization", auth),), "put")
+
+
+def request_kinds(config: Config, upload_id: str) -> list[Kind]:
+    """`upload_id`: an upload open on the emulator, whose part 1 the UploadPart kind sends again and again."""
     kinds = []
     for size in config.uploads:
         spec = cos_form(size, key=f"bench/up-{size}.bin", seed=size)
         body, content_type = spec.encode(BOUNDARY)
         kinds.append(Kind(f"COS upload {human(size)}", "POST", cosrig.COS_HOST, "/", body, content_type,
                           204, config.batch["large" if size >= MIB else "small"]))
-    put_body = file_data(MIB, 11)
-    put_path = "/bench/put-1m.bin"
-    now = int(time.time())
-    auth = sign("PUT", put_path, {}, {"host": cosrig.COS_HOST, "content-length": str(len(put_body))},
-                key_time=f"{now - 60};{now + 86400}")                     # header-signed, as putObject does
-    kinds.append(Kind("COS PUT 1 MiB", "PUT", cosrig.COS_HOST, put_path, put_body, "application/octet-stream",
-                      200, config.batch["large"], (("Authorization", auth),)))
+    kinds.append(signed_put("COS PUT 1 MiB", "/bench/put-1m.bin", {}, file_data(MIB, 11), config.batch["large"]))
+    kinds.append(signed_put("COS UploadPart 1 MiB", "/" + PART_KEY, {"partNumber": "1", "uploadId": upload_id},
+                            file_data(MIB, 13), config.batch["large"]))
     kinds.append(Kind("non-COS POST 64 KiB", "POST", NON_COS_HOST, "/upload",
-                      file_data(64 * KIB, 7), "application/octet-stream", 400, config.batch["small"]))
+                      file_data(64 * KIB, 7), "application/octet-stream", 400, config.batch["small"], group="non-cos"))
     form_body, form_type = FormSpec([("title", "holiday"), ("note", "x" * 100)], file_name="photo.jpg",
                                     file_data=file_data(64 * KIB, 9)).encode(BOUNDARY)
     kinds.append(Kind("non-COS multipart 64 KiB", "POST", NON_COS_HOST, "/upload", form_body, form_type,
-                      400, config.batch["small"]))
+                      400, config.batch["small"], group="non-cos"))
     kinds.append(Kind("non-COS GET", "GET", NON_COS_HOST, "/index.html", b"", None, 404,
-                      config.batch["small"]))
+                      config.batch["small"], group="non-cos"))
     return kinds
 
 
@@ -62,6 +92,11 @@ class E2EResult:
     own_ratio: float | None = None                # addon / empty script: the addon's own code
     own_ratio_ci: tuple[float, float] | None = None
     hooks_us_in_proxy: float | None = None        # the addon's hooks per request inside mitmdump
+    group: str | None = None       # post | put | non-cos: which target judges it (default: by `cos`)
+
+    def __post_init__(self) -> None:
+        if self.group is None:
+            self.group = "post" if self.cos else "non-cos"
 
 
 def bench_e2e(config: Config, root: Path, log: Callable[[str], None], pin_cpus: bool,
@@ -74,7 +109,7 @@ def bench_e2e(config: Config, root: Path, log: Callable[[str], None], pin_cpus: 
     control=True: an A/A run, the 'addon' proxy runs bare too, to see the method's own noise."""
     emulator, credentials = start_emulator(root)
     affinity = os.sched_getaffinity(0)
-    kinds = request_kinds(config)
+    kinds = request_kinds(config, initiate_upload(emulator.port, PART_KEY))
     samples: dict[str, dict[str, list[tuple[float, float]]]] = {k.name: {v: [] for v in VARIANTS} for k in kinds}
     try:
         for pair in range(config.pairs):
@@ -98,7 +133,7 @@ def bench_e2e(config: Config, root: Path, log: Callable[[str], None], pin_cpus: 
             cpu_ms_script=statistics.median(s[0] for s in script),
             script_ratio=statistics.median(cpu(script, bare)),
             own_ratio=statistics.median(cpu(with_, script)), own_ratio_ci=median_ci(cpu(with_, script)),
-            hooks_us_in_proxy=in_proxy.get(kind.name)))
+            hooks_us_in_proxy=in_proxy.get(kind.name), group=kind.group))
     return results
 
 

@@ -89,6 +89,7 @@ def test_calls_are_counted_whatever_name_they_were_imported_under():
 def passing_figures() -> dict:
     parsers = [ParserResult("file 16 MiB", 16 * MIB, "cosdoctor parse_multipart", 9000.0, 0.9)]
     e2e = [E2EResult("COS upload 64 KiB", True, 1.02, 1.0, 1.02, (1.01, 1.025), 2.0, 2.0, 1.0, 48, 30),
+           E2EResult("COS PUT 1 MiB", True, 4.8, 4.7, 1.015, (1.01, 1.019), 9.0, 9.0, 1.0, 48, 30, group="put"),
            E2EResult("non-COS GET", False, 1.005, 1.0, 1.005, (1.0, 1.008), 2.0, 2.0, 1.0, 48, 30)]
     memory = MemoryResult(256 * MIB, 601.0, 600.0, 1.0, 512.0, 512.0, 80.0, 79.0, 3)
     hooks = [HookResult("non-COS GET", False, 3.0, 0, 0)]
@@ -102,7 +103,9 @@ def replace_first(items: list, **changes) -> list:
 @pytest.mark.parametrize("change, failing", [
     ({}, None),
     ({"e2e": lambda f: replace_first(f["e2e"], cpu_ratio=1.031)}, "COS uploads"),
-    ({"e2e": lambda f: [f["e2e"][0], dataclasses.replace(f["e2e"][1], cpu_ratio=1.011)]}, "non-COS traffic"),
+    ({"e2e": lambda f: [f["e2e"][0], dataclasses.replace(f["e2e"][1], cpu_ratio=1.021), f["e2e"][2]]},
+     "header-signed PUT and UploadPart"),
+    ({"e2e": lambda f: [*f["e2e"][:2], dataclasses.replace(f["e2e"][2], cpu_ratio=1.011)]}, "non-COS traffic"),
     ({"parsers": lambda f: replace_first(f["parsers"], ratio_to_find=0.49)}, "scanning speed"),
     ({"memory": lambda f: dataclasses.replace(f["memory"], extra_mib=2.1)}, "extra peak memory"),
     ({"hooks": lambda f: replace_first(f["hooks"], parses=1)}, "non-COS flows rejected"),
@@ -113,7 +116,7 @@ def test_each_target_fails_on_its_own_figure(change, failing):
     for key, make in change.items():
         figures[key] = make(figures)
     verdicts = targets(figures["parsers"], figures["e2e"], figures["memory"], figures["hooks"])
-    assert len(verdicts) == 5
+    assert len(verdicts) == 6
     failed = [v.text for v in verdicts if v.ok is not True]
     if failing is None:
         assert failed == []
@@ -123,7 +126,7 @@ def test_each_target_fails_on_its_own_figure(change, failing):
 
 def test_unmeasured_sections_are_skipped_not_passed():
     verdicts = targets([], [], None, [])
-    assert [v.ok for v in verdicts] == [None] * 5
+    assert [v.ok for v in verdicts] == [None] * 6
     assert all(v.line().startswith("SKIP") for v in verdicts)
 
 
@@ -158,14 +161,14 @@ def test_quick_run_prints_one_table_and_saves_the_figures(tmp_path):
     for section in ("parser MB/s", "end to end", "peak memory", "addon hooks", "linear"):
         assert any(line.startswith(section) for line in lines), section
     verdicts = [line for line in lines if line[:6] in ("PASS  ", "FAIL  ", "SKIP  ")]
-    assert len(verdicts) == 6 and not any(v.startswith("SKIP") for v in verdicts)
+    assert len(verdicts) == 7 and not any(v.startswith("SKIP") for v in verdicts)
     assert "Traceback" not in result.stderr
     saved = json.loads(out.read_text())
     assert {"environment", "parsers", "end_to_end", "memory", "hooks", "linear", "targets"} <= saved.keys()
     assert {r["case"] for r in saved["linear"]} == set(pathological_bodies(1024))
     floor = [r for r in saved["parsers"] if r["parser"] == "bytes.find (floor)"]
     assert len(floor) == len(QUICK.file_sizes) + 1 and all(r["mb_per_s"] > 0 for r in floor)
-    assert len(saved["end_to_end"]) == len(QUICK.uploads) + 4            # + a header-signed PUT, 3 non-COS kinds
+    assert len(saved["end_to_end"]) == len(QUICK.uploads) + 5            # + a PUT, an UploadPart, 3 non-COS kinds
     assert "COS PUT 1 MiB" in {r["kind"] for r in saved["end_to_end"]}
     assert all(r["cpu_ms_with"] > 0 and r["cpu_ms_without"] > 0 and r["cpu_ms_script"] > 0
                for r in saved["end_to_end"])
