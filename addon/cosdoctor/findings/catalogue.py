@@ -74,7 +74,7 @@ DERIVED: Mapping[str, str] = MappingProxyType({
     "timezone_offset": "timezone_hours", "timezone_utc": "timezone_hours",
     "predicted_id": "preflight", "answered_id": "cos",
     "difference_text": "difference", "xml_mistake_text": "mistake", "starts_in": "starts_in_s",
-    "part_shown": "part_number",                        # a multipart upload's part number, as sent        # the finding ID, or nothing for "accept"
+    "part_shown": "part_number",                        # a multipart upload's part number, as sent
 })
 SUFFIXES = ("_quoted", "_yes", "_no")
 

@@ -140,12 +140,16 @@ class UploadSessions:
         small = [session.parts[n] for n in session.small if n < number and n in session.parts]
         if size is not None and size < MIN_PART_SIZE and session.highest > number:
             small.append(SeenPart(number, size, None, None, flow_id))
-        for part in sorted(small, key=lambda p: p.number)[:1]:
-            part.small_reported = True
-            session.small.discard(part.number)
+        if small:            # one warning names them all; each is warned about once
+            small.sort(key=lambda p: p.number)
+            for part in small:
+                part.small_reported = True
+                session.small.discard(part.number)
+            first = small[0]
             found.append(_finding("Warning_PartTooSmall", {
-                "upload_id": session.upload_id, "part_number": part.number, "size": part.size,
-                "min_size": MIN_PART_SIZE, "flows": _flows(session, flow_id, part.flow_id)}))
+                "upload_id": session.upload_id, "part_number": first.number, "size": first.size,
+                "min_size": MIN_PART_SIZE, "parts": [p.number for p in small][:MAX_LISTED],
+                "flows": _flows(session, flow_id, first.flow_id)}))
         return found
 
     def _complete_findings(self, session: Session, analysis: Analysis, flow_id: str | None) -> list[dict]:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from cosdoctor.cos.hosts import parse_cos_host
-from cosdoctor.findings.diagnose import PlainResponse, diagnose_exchange, request_for
+from cosdoctor.findings.diagnose import PlainResponse, check_session, diagnose_exchange, request_for
+from cosdoctor.findings.request_checks import analyse_request
 from cosdoctor.findings.sessions import UploadSessions
 from cosdoctor.wire.errorxml import render_error_xml
 from finding_fixtures import (HOST, MiB, NOW, UPLOAD_ID, UPLOAD_KEY, complete_body, etag_of, part_target, uploaded)
@@ -89,3 +90,27 @@ def test_an_error_after_a_long_merge_is_still_read():
              answer=PlainResponse(200, {}, b" " * 100_000 + error, NOW))
     assert [f["id"] for f in d.findings] == ["InternalError_ServerSide", "Warning_CompleteErrorAfter200"]
     assert sessions.get(UPLOAD_ID).state == "open"
+
+
+def test_small_parts_sent_side_by_side_are_all_named_when_a_higher_part_arrives():
+    """The SDKs send parts side by side: in warn or block mode parts 1 and 2 (both under 1 MB) are
+    checked before either is answered, so neither knows of a higher part. Part 3's flow names both,
+    the lowest as the part shown; part 4 repeats nothing."""
+    sessions = uploaded()()
+    sent = {}
+    for number, size in ((1, 1000), (2, 2000)):
+        request = request_for("PUT", HOST, part_target(number), {"host": HOST, "content-length": str(size)}, b"",
+                              ENDPOINT)
+        sent[number] = (request, check_session(analyse_request(request, None, NOW), sessions, f"f-{number}"))
+        assert sent[number][1].findings == []
+    for number, (request, analysis) in sent.items():
+        diagnose_exchange(request, PlainResponse(200, {"etag": etag_of(number)}, b"", NOW), now=NOW,
+                          analysis=analysis, sessions=sessions, flow_id=f"f-{number}")
+    third = flow(sessions, "PUT", part_target(3), {"content-length": str(MiB)}, flow_id="f-3",
+                 answer=PlainResponse(200, {"etag": etag_of(3)}, b"", NOW))
+    assert [f["id"] for f in third.findings] == ["Warning_PartTooSmall"]
+    evidence = third.findings[0]["evidence"]
+    assert (evidence["part_number"], evidence["size"], evidence["parts"]) == (1, 1000, [1, 2])
+    assert evidence["flows"] == ["f-init", "f-1", "f-2", "f-3"]
+    fourth = flow(sessions, "PUT", part_target(4), {"content-length": str(MiB)}, flow_id="f-4")
+    assert fourth.findings == []
