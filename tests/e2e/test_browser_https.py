@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -260,3 +261,27 @@ def test_js_sdk_upload_file_with_sts_key_lacking_upload_part_is_explained(sts_lo
         assert evidence["initiate_allowed"] is True and evidence["flows"][0] == initiate["flow_id"], evidence
     report = rig.report.read_text()
     assert TMP_SECRET_KEY not in report and TMP_TOKEN not in report      # the key is named, never its secrets
+
+
+def test_js_sdk_upload_file_with_sts_key_without_its_token_is_explained(sts_locked_rig, tmp_path):
+    """The same temporary key without its SecurityToken: COS does not take the key at all (the
+    emulator answers InvalidAccessKeyId, as for an unknown SecretId), so the SDK fails on its first
+    call, listing the uploads; no "Access Denied." and no upload. The proxy knows the key is
+    temporary (its token is in cos_credentials) and says the token is missing."""
+    rig = sts_locked_rig
+    key = STS_LOCKED + "js-no-token.bin"
+    (upload,) = run_page(rig, [{"op": "uploadFile", "Key": key, "BlobSize": BLOB_SIZE,
+                                "options": sts_options(token=False)}], tmp_path / "profile", home=rig.home)
+    assert (upload["ok"], upload["statusCode"], upload["code"]) == (False, 403, "InvalidAccessKeyId"), upload
+    assert upload["diagnosis"] == "InvalidAccessKeyId_SecretId", upload
+    assert rig.emulator.emulator.fetch(BUCKET, key) is None
+    listed = rig.poll(lambda: [r for r in rig.records() if r["method"] == "GET"
+                               and r["url"].endswith("?uploads&prefix=" + quote(key, safe=""))])
+    assert len(listed) == 1, listed
+    (record,) = listed
+    assert (record["action"], record["status"], record["error"]["code"]) == ("forwarded", 403, "InvalidAccessKeyId")
+    findings = {f["id"]: f for f in record["findings"]}
+    assert set(findings) == {"InvalidAccessKeyId_SecretId", "Warning_TokenMissing"}, record["findings"]
+    assert findings["InvalidAccessKeyId_SecretId"]["evidence"]["token_missing"] is True, findings
+    assert findings["Warning_TokenMissing"]["evidence"] == {"q_ak": TMP_SECRET_ID, "auth": "header"}, findings
+    assert [r for r in rig.records() if r.get("key") == key] == []         # nothing initiated
