@@ -40,8 +40,9 @@ def mitmdump_path() -> str:
 
 
 def write_credentials(directory: Path, pairs=((SECRET_ID, SECRET_KEY),)) -> Path:
+    """The cos_credentials file: one `SecretId SecretKey [Token]` line per tuple in `pairs`."""
     path = directory / "credentials.txt"
-    path.write_text("# SecretId SecretKey\n" + "".join(f"{a} {b}\n" for a, b in pairs))
+    path.write_text("# SecretId SecretKey [Token]\n" + "".join(" ".join(entry) + "\n" for entry in pairs))
     path.chmod(0o600)
     return path
 

@@ -16,8 +16,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+
+import cosrig
 
 from test_sdks import BUCKET, KEYS, WRONG_KEY, run_sdk_page
 from test_sdks_proxy import COS_HOST, assert_untouched, error_finding, records_for, start_proxy_rig
@@ -193,3 +196,92 @@ def test_js_sdk_upload_file_with_etag_not_exposed_fails_and_is_explained(etag_hi
     assert parts, [r["operation"] for r in records]
     for record in parts:
         assert "Warning_ETagHidden" in [f["id"] for f in record["findings"]], record["findings"]
+
+
+# A temporary key (what an app's STS endpoint hands the page): SecretId, SecretKey and the
+# SecurityToken COS requires with it. Not a real key.
+TMP_SECRET_ID = "AKIDtmpStsKeyForTheDoctorE2E0000000"
+TMP_SECRET_KEY = "TmpStsSecretKeyForTheDoctorE2E00"
+TMP_TOKEN = "sts-token-" + "Xy9" * 40
+STS_LOCKED = "https/sts-locked/"      # the temporary key's policy: no UploadPart (nor Complete) here
+STS_ACTIONS = {"PutObject", "PostObject", "InitiateMultipartUpload", "ListMultipartUploads", "ListParts"}
+
+
+@pytest.fixture(scope="module")
+def sts_locked_rig(tmp_path_factory):
+    """Like https_rig, with a temporary key known to COS (and listed, token and all, in the
+    proxy's cos_credentials, as a user pastes the STS answer there), and keys under STS_LOCKED
+    allowed only STS_ACTIONS: Initiate passes, UploadPart gets "Access Denied."."""
+    rig = start_proxy_rig(tmp_path_factory, "browser-https-sts",
+                          keys=((cosrig.SECRET_ID, cosrig.SECRET_KEY), (TMP_SECRET_ID, TMP_SECRET_KEY, TMP_TOKEN)),
+                          allowed_actions={"*": {"*"}, STS_LOCKED + "*": STS_ACTIONS})
+    rig.home = trusting_home(rig.workdir, rig.workdir / "conf" / "mitmproxy-ca-cert.pem")
+    yield rig
+    rig.proxy.stop()
+    rig.emulator.stop()
+
+
+def sts_options(token: bool = True) -> dict:
+    """The page's `new COS(...)` options for the temporary key, with or without its SecurityToken."""
+    return {"SecretId": TMP_SECRET_ID, "SecretKey": TMP_SECRET_KEY, **({"SecurityToken": TMP_TOKEN} if token else {})}
+
+
+def test_js_sdk_upload_file_with_sts_key_lacking_upload_part_is_explained(sts_locked_rig, tmp_path):
+    """uploadFile of a 2.5 MiB Blob with a temporary key whose policy allows Initiate but not
+    UploadPart: COS answers each part "Access Denied." and the SDK fails; every UploadPart record
+    names the CAM action and resource it needed, the multipart set to grant, and that the key is
+    temporary, its token was sent and the same upload's Initiate was let through."""
+    rig = sts_locked_rig
+    key = STS_LOCKED + "js-multipart.bin"
+    (upload,) = run_page(rig, [{"op": "uploadFile", "Key": key, "BlobSize": BLOB_SIZE, "options": sts_options()}],
+                         tmp_path / "profile", home=rig.home)
+    assert (upload["ok"], upload["statusCode"], upload["code"], upload["message"]) == (
+        False, 403, "AccessDenied", "Access Denied."), upload
+    assert upload["diagnosis"] == "AccessDenied_NoPermission", upload        # exposed to the page
+    assert rig.emulator.emulator.fetch(BUCKET, key) is None
+    records = records_for(rig, key, 3)
+    (initiate,) = [r for r in records if r["operation"] == "InitiateMultipartUpload"]
+    assert (initiate["action"], initiate["status"], initiate["findings"]) == ("forwarded", 200, []), initiate
+    parts = [r for r in records if r["operation"] == "UploadPart"]
+    assert parts, [r["operation"] for r in records]
+    assert len({r["upload_id"] for r in parts}) == 1 and parts[0]["upload_id"], parts
+    assert not [r for r in records if r["operation"] == "CompleteMultipartUpload"], records
+    for record in parts:
+        assert (record["action"], record["status"], record["error"]["code"], record["error"]["message"]) == (
+            "forwarded", 403, "AccessDenied", "Access Denied."), record
+        assert [f["id"] for f in record["findings"]] == ["AccessDenied_NoPermission"], record["findings"]
+        evidence = record["findings"][0]["evidence"]
+        assert evidence["cam_action"] == "name/cos:UploadPart", evidence
+        assert evidence["cam_resource"] == f"qcs::cos:ap-beijing:uid/1250000000:{BUCKET}/{key}", evidence
+        assert evidence["actions_needed"] == [f"name/cos:{a}" for a in (
+            "ListMultipartUploads", "ListParts", "InitiateMultipartUpload", "UploadPart",
+            "CompleteMultipartUpload")], evidence
+        assert (evidence["q_ak"], evidence["temporary_key"], evidence["token_sent"]) == (
+            TMP_SECRET_ID, True, True), evidence
+        assert evidence["initiate_allowed"] is True and evidence["flows"][0] == initiate["flow_id"], evidence
+    report = rig.report.read_text()
+    assert TMP_SECRET_KEY not in report and TMP_TOKEN not in report      # the key is named, never its secrets
+
+
+def test_js_sdk_upload_file_with_sts_key_without_its_token_is_explained(sts_locked_rig, tmp_path):
+    """The same temporary key without its SecurityToken: COS does not take the key at all (the
+    emulator answers InvalidAccessKeyId, as for an unknown SecretId), so the SDK fails on its first
+    call, listing the uploads; no "Access Denied." and no upload. The proxy knows the key is
+    temporary (its token is in cos_credentials) and says the token is missing."""
+    rig = sts_locked_rig
+    key = STS_LOCKED + "js-no-token.bin"
+    (upload,) = run_page(rig, [{"op": "uploadFile", "Key": key, "BlobSize": BLOB_SIZE,
+                                "options": sts_options(token=False)}], tmp_path / "profile", home=rig.home)
+    assert (upload["ok"], upload["statusCode"], upload["code"]) == (False, 403, "InvalidAccessKeyId"), upload
+    assert upload["diagnosis"] == "InvalidAccessKeyId_SecretId", upload
+    assert rig.emulator.emulator.fetch(BUCKET, key) is None
+    listed = rig.poll(lambda: [r for r in rig.records() if r["method"] == "GET"
+                               and r["url"].endswith("?uploads&prefix=" + quote(key, safe=""))])
+    assert len(listed) == 1, listed
+    (record,) = listed
+    assert (record["action"], record["status"], record["error"]["code"]) == ("forwarded", 403, "InvalidAccessKeyId")
+    findings = {f["id"]: f for f in record["findings"]}
+    assert set(findings) == {"InvalidAccessKeyId_SecretId", "Warning_TokenMissing"}, record["findings"]
+    assert findings["InvalidAccessKeyId_SecretId"]["evidence"]["token_missing"] is True, findings
+    assert findings["Warning_TokenMissing"]["evidence"] == {"q_ak": TMP_SECRET_ID, "auth": "header"}, findings
+    assert [r for r in rig.records() if r.get("key") == key] == []         # nothing initiated

@@ -78,10 +78,12 @@ class ProxyRig:
         return found[0]
 
 
-def start_proxy_rig(tmp_path_factory, name: str, *options: str, **emulator_options) -> ProxyRig:
-    """mitmdump as a regular HTTP(S) proxy: redirect addon, the COS addon, then the flow log."""
+def start_proxy_rig(tmp_path_factory, name: str, *options: str,
+                    keys=((cosrig.SECRET_ID, cosrig.SECRET_KEY),), **emulator_options) -> ProxyRig:
+    """mitmdump as a regular HTTP(S) proxy: redirect addon, the COS addon, then the flow log.
+    `keys`: the (SecretId, SecretKey[, Token]) entries of the one credentials file both use."""
     workdir = tmp_path_factory.mktemp(name)
-    credentials = cosrig.write_credentials(workdir)
+    credentials = cosrig.write_credentials(workdir, keys)
     emulator = cosrig.EmulatorThread.start(credentials, **emulator_options)
     try:
         proxy = cosrig.Proxy.start(
