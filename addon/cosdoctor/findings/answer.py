@@ -262,7 +262,7 @@ def _signed_request_evidence(analysis: Analysis, answer: CosAnswer, finding_id: 
             "header_list": ";".join(auth.header_list) if auth else None,
             "url_param_list": ";".join(auth.param_list) if auth else None})
     elif finding_id == "AccessDenied_NoPermission":
-        evidence.update({"q_ak": sa.auth.ak if sa.auth else None, "token_present": analysis.token_in is not None,
+        evidence.update({"q_ak": analysis.q_ak, "token_present": analysis.token_in is not None,
                          "auth": analysis.auth, "operation": analysis.operation})
     if sa.token_missing and "token_missing" not in evidence:
         evidence["token_missing"] = True
@@ -339,8 +339,10 @@ def _response_evidence(analysis: Analysis, answer: CosAnswer, finding_id: str, l
         evidence.update({"key": analysis.key if form is not None or not analysis.is_form
                          else _key_of(error, analysis.bucket),
                          "bucket": analysis.bucket,
-                         "q_ak": form.get("q-ak") if form is not None else None,
+                         "q_ak": analysis.q_ak,
                          "token_present": form.has("x-cos-security-token") if form is not None else None})
+    elif finding_id == "InvalidAccessKeyId_SecretId":
+        evidence["q_ak"] = analysis.q_ak
     elif finding_id == "AccessDenied_RefererRule":
         headers = analysis.request.headers
         evidence.update({"referer": headers.get("referer"), "origin": headers.get("origin")})

@@ -131,6 +131,20 @@ class Analysis:
         return self.form is not None or (self.cos_request is not None and is_post_object(self.cos_request))
 
     @property
+    def q_ak(self) -> str | None:
+        """The SecretId the request was signed with, whatever its auth mode (for a form's
+        `Signature` field, the q-ak inside it)."""
+        sa = self.xml_signature
+        if sa is not None and sa.auth is not None:
+            return sa.auth.ak
+        form = self.form
+        if form is None:
+            return None
+        if form.get("q-ak") is not None or form.get("signature") is None:
+            return form.get("q-ak")
+        return parse_auth_string(form.get("signature") or "").ak
+
+    @property
     def token_in(self) -> str | None:
         """Where x-cos-security-token was sent: "form", "header", "query" or None."""
         if self.form is not None and self.form.has(TOKEN_NAME):

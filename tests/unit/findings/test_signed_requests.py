@@ -306,3 +306,17 @@ def test_a_cdn_that_rewrote_the_host_after_signing_is_named():
     assert found["id"] == "SignatureDoesNotMatch_Authorization"
     assert {"part": "headers", "name": "host", "sent": cdn, "cos": HOST} in found["evidence"]["differences"]
     assert found["evidence"]["mistake"] == "signed-other-host"
+
+
+def test_an_unknown_secret_id_is_named_for_header_signatures_and_forms():
+    """InvalidAccessKeyId: the title names the SecretId COS did not know, whichever way it was sent."""
+    unknown = answer(403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.")
+    put = diagnose_exchange(req("PUT", "/uploads/a.txt", signed_put()), unknown, now=NOW)
+    spec = signature_field_spec()
+    body, content_type = spec.encode()
+    form = diagnose_exchange(req("POST", "/", {"host": HOST, "content-type": content_type,
+                                               "content-length": str(len(body))}, body), unknown, now=NOW)
+    for d in (put, form):
+        found = d.findings[0]
+        assert found["id"] == "InvalidAccessKeyId_SecretId" and found["evidence"]["q_ak"] == SECRET_ID, found
+        assert SECRET_ID in render_finding(found)["title"]
