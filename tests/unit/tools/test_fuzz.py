@@ -556,12 +556,12 @@ def test_absurd_xml_api_requests(case):
 
 @settings(CI, max_examples=min(CI.max_examples, 60))
 @given(st.randoms(use_true_random=False))
-def test_upload_session_stories_hold(rnd):
+def test_upload_sessions_stories_hold(rnd):
     """Initiate, parts, ListParts, Complete and Abort stories, the STS key and its Access Denied."""
     check_sessions(**gen_sessions(rnd))
 
 
-def test_upload_session_stories_reach_every_session_finding():
+def test_upload_sessions_stories_reach_every_session_finding():
     """The generator must keep telling stories that end in each multipart finding (or it tests little)."""
     seen = set()
     for seed in range(40):
