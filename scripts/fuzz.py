@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seeded fuzzer for the core's parsers: the long run behind tests/unit/tools/test_fuzz.py.
 
-    python scripts/fuzz.py --examples 1000000 --seed 1 [--target multipart|policy|auth|xml|pipeline|xmlapi|uploadxml|all]
+    python scripts/fuzz.py --examples 1000000 --seed 1 [--target multipart|policy|auth|xml|pipeline|xmlapi|uploadxml|sessions|all]
     python scripts/fuzz.py --replay fuzz-findings/<file>.json
 
 Why hand-rolled: a seeded `random.Random` mutator runs one to two orders of magnitude more examples

@@ -21,11 +21,12 @@ from devkit.fuzzing.common import Violation
 from devkit.fuzzing.multipart import check_multipart_example, gen_multipart
 from devkit.fuzzing.pipeline import check_pipeline, gen_pipeline
 from devkit.fuzzing.policy import check_policy, gen_policy
+from devkit.fuzzing.sessions import check_sessions, gen_sessions
 from devkit.fuzzing.uploadxml import check_upload_xml, gen_upload_xml
 from devkit.fuzzing.xml import check_error_xml, gen_xml
 from devkit.fuzzing.xmlapi import check_xmlapi, gen_xmlapi
 
-TARGETS = ("multipart", "policy", "auth", "xml", "pipeline", "xmlapi", "uploadxml")
+TARGETS = ("multipart", "policy", "auth", "xml", "pipeline", "xmlapi", "uploadxml", "sessions")
 # Targets whose generator takes the marker file's URL and the trap port's URL.
 NETWORK_TARGETS = ("xml", "pipeline", "uploadxml")
 # Each target: its invariants, check(**args), and its seeded generator, generate(rng, **extra) -> args.
@@ -37,10 +38,11 @@ CHECKS: dict[str, Callable[..., object]] = {
     "pipeline": check_pipeline,
     "xmlapi": check_xmlapi,
     "uploadxml": check_upload_xml,
+    "sessions": check_sessions,
 }
 GENERATORS: dict[str, Callable[..., dict]] = {
     "multipart": gen_multipart, "policy": gen_policy, "auth": gen_auth, "xml": gen_xml, "pipeline": gen_pipeline,
-    "xmlapi": gen_xmlapi, "uploadxml": gen_upload_xml,
+    "xmlapi": gen_xmlapi, "uploadxml": gen_upload_xml, "sessions": gen_sessions,
 }
 
 
@@ -97,6 +99,8 @@ def input_size(args: dict) -> int:
             total += len(value)
         elif isinstance(value, dict):
             total += sum(len(str(v)) for v in value.values())
+        elif isinstance(value, list):         # a sequence of exchanges (sessions): each one's inputs
+            total += sum(input_size(v) for v in value if isinstance(v, dict))
     return total
 
 

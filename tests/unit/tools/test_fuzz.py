@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 
 from cosdoctor.findings import catalogue
 from cosdoctor.render.text import dumps_record, flow_comment, metadata
-from cosdoctor.findings.diagnose import block_answer, diagnose
+from cosdoctor.findings.diagnose import PlainResponse, block_answer, diagnose, diagnose_exchange, request_for
+from cosdoctor.findings.sessions import MAX_SESSIONS, MULTIPART_IDS, UploadSessions
 from cosdoctor.wire.errorxml import MAX_XML_BYTES, parse_error_xml, render_error_xml
 from cosdoctor.findings.answer import ANSWERS, explain, read_answer
 from devkit.formbuilder import resign, signed_form
@@ -43,6 +44,7 @@ from devkit.fuzzing.policy import Obj, check_policy, encode_policy, has_duplicat
 from devkit.fuzzing.runner import (CHECKS, GENERATORS, NETWORK_TARGETS, TARGETS, Finding, attempt, classify,
                                    decode_args, minimise, replay, run_check, write_finding)
 from devkit.fuzzing.scale import PROBE_SIZES, probe_inputs
+from devkit.fuzzing.sessions import check_sessions, gen_sessions
 from devkit.fuzzing.xml import XML_NAMES, check_error_xml, expected_roundtrip, hand_xml, hostile_xml, mutate_xml
 from devkit.fuzzing.uploadxml import (BUILDERS as UPLOAD_BUILDERS, KINDS as UPLOAD_KINDS, ROOTS as UPLOAD_ROOTS,
                                       check_upload_xml, expected_number, hostile_upload_xml, many_parts,
@@ -71,6 +73,7 @@ settings.register_profile(
 )
 CI = settings.get_profile("cosdoctor-fuzz-ci")
 NOW = 1_700_000_000
+SESSION_ENDPOINT = parse_cos_host(COS_HOST)
 
 # A file an external entity would read and a port it would connect to (no listener: a connection
 # attempt fails fast, and the marker check below catches a read).
@@ -547,6 +550,38 @@ def test_absurd_xml_api_requests(case):
     args = {"method": "PUT", "path": "/a", "headers": HOST_LINE, "creds": "ok", "now": 1557990000, **args}
     request, analysis = check_xmlapi(**args)
     assert verdict(analysis, request), (analysis.mistake, analysis.auth and analysis.auth.problems[:3])
+
+
+# --- multipart uploads followed across flows (findings.sessions through the one pipeline) ----------
+
+@settings(CI, max_examples=min(CI.max_examples, 60))
+@given(st.randoms(use_true_random=False))
+def test_upload_sessions_stories_hold(rnd):
+    """Initiate, parts, ListParts, Complete and Abort stories, the STS key and its Access Denied."""
+    check_sessions(**gen_sessions(rnd))
+
+
+def test_upload_sessions_stories_reach_every_session_finding():
+    """The generator must keep telling stories that end in each multipart finding (or it tests little)."""
+    seen = set()
+    for seed in range(40):
+        for step in check_sessions(**gen_sessions(random.Random(seed))):
+            if step is not None:
+                preflight, findings, _ = json.loads(step)
+                seen |= {f["id"] for f in preflight + findings}
+    assert MULTIPART_IDS | {"Warning_PartTooSmall", "Warning_PartRepeated", "Warning_ETagHidden",
+                            "Warning_CompleteErrorAfter200", "AccessDenied_NoPermission"} <= seen
+
+
+def test_upload_sessions_stop_at_the_real_cap():
+    """MAX_SESSIONS + 1 Initiates through the pipeline: the oldest upload is the one forgotten."""
+    sessions = UploadSessions()
+    for i in range(MAX_SESSIONS + 1):
+        answer = f"<InitiateMultipartUploadResult><UploadId>id-{i}</UploadId></InitiateMultipartUploadResult>"
+        diagnose_exchange(request_for("POST", COS_HOST, "/k?uploads", {"host": COS_HOST}, b"", SESSION_ENDPOINT),
+                          PlainResponse(200, {}, answer.encode(), NOW), now=NOW, sessions=sessions, flow_id=str(i))
+    assert len(sessions) == MAX_SESSIONS
+    assert sessions.get("id-0") is None and sessions.get(f"id-{MAX_SESSIONS}") is not None
 
 
 # --- the long run's own generators, so scripts/fuzz.py cannot rot ------------------------------------
