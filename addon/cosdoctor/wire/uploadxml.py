@@ -130,6 +130,9 @@ def _clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
 
 
 def _text(el) -> str:
+    if not len(el):                  # the usual leaf: its text alone (no itertext walk)
+        text = el.text
+        return text if isinstance(text, str) else ""
     return "".join(t for t in el.itertext() if isinstance(t, str))
 
 

@@ -28,7 +28,7 @@ from devkit.fuzzing.multipart import (FIELD_NAMES, PartSpec, build_multipart, da
 from devkit.fuzzing.policy import encode_policy, rand_policy_text
 from devkit.fuzzing.xml import gen_xml
 
-def _check_rendered(found: object) -> None:
+def check_rendered(found: object) -> None:
     """A finding as the contract shows it: the plain keys plus non-empty texts."""
     need(isinstance(found, dict) and set(found) == FINDING_KEYS, "finding.rendered-keys",
          sorted(found) if isinstance(found, dict) else type(found))
@@ -37,7 +37,7 @@ def _check_rendered(found: object) -> None:
         need(isinstance(found[name], str) and found[name], "finding.text", (found["id"], name))
 
 
-def _check_finding(found: object, phase: set[str]) -> dict:
+def check_finding(found: object, phase: set[str]) -> dict:
     need(isinstance(found, dict) and set(found) == PLAIN_KEYS, "finding.keys",
          sorted(found) if isinstance(found, dict) else type(found))
     assert isinstance(found, dict)
@@ -87,7 +87,7 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
     analysis = analyse_request(request, store, now)
     need(type(analysis) is Analysis and isinstance(analysis.findings, list), "pipeline.analysis-type")
     for found in analysis.findings:
-        _check_finding(found, {"preflight"})
+        check_finding(found, {"preflight"})
     predicted = verdict(analysis)
     need(predicted is None or predicted["severity"] == "error", "pipeline.verdict")
     local = block_answer(analysis, "cosdoctor-fuzz", f"{host}/{analysis.key or ''}")
@@ -103,7 +103,7 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
     findings = explain(analysis, answer, local_now)
     need(isinstance(findings, list), "pipeline.explain-type")
     for found in findings:
-        _check_finding(found, {"preflight", "response"})
+        check_finding(found, {"preflight", "response"})
     if not answer.ok:
         need(findings and findings[0]["phase"] == "response"
              and findings[0]["id"] == answer_id(analysis, answer), "pipeline.answer-first",
@@ -119,7 +119,7 @@ def check_pipeline(*, method: str = "POST", host: str | None = COS_HOST, path: s
     log_line = diagnosis_log_line(diagnosis, method, f"http://{host}{path}", lang) if diagnosis.findings else ""
     meta = metadata(diagnosis, lang)
     for found in meta["findings"]:
-        _check_rendered(found)
+        check_rendered(found)
     line = dumps_record(record(
         time=format_iso8601(now), flow_id="fuzz", client="127.0.0.1", method=method,
         url=f"http://{host}{path}", host=host, bucket=meta["bucket"], region=meta["region"],

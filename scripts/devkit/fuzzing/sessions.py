@@ -27,7 +27,7 @@ from cosdoctor.render.jsonl import record
 from cosdoctor.render.text import diagnosis_headers, dumps_record, flow_comment, metadata
 from cosdoctor.wire.errorxml import escape_xml, render_error_xml
 from devkit.fuzzing.common import BUCKET, COS_HOST, SECRET_ID, SECRET_KEY, STORES, WRONG_KEY, need, rand_text
-from devkit.fuzzing.pipeline import _check_finding, _check_rendered
+from devkit.fuzzing.pipeline import check_finding, check_rendered
 from devkit.fuzzing.uploadxml import (ROOTS, billion_laughs, build_complete, deep_nesting, element, many_parts,
                                       mutate_upload_xml)
 from devkit.fuzzing.xmlapi import client_sign
@@ -94,7 +94,7 @@ def _run(steps: list, creds: str, caps: list | None, now: int, *, check: bool) -
 def _check_preflight(analysis, from_session: list, blocked_before) -> None:
     """Session facts are the proxy's inference: never certain, so never a reason to block."""
     for found in from_session:
-        _check_finding(found, {"preflight"})
+        check_finding(found, {"preflight"})
         need(not catalogue.entry(found["id"]).certain, "sessions.certain-from-session", found["id"])
         _check_flows(found)
     blocked_after = block_answer(analysis, "fuzz", COS_HOST)
@@ -121,7 +121,7 @@ def _check_caps(sessions: UploadSessions) -> None:
 
 def _check_diagnosis(diagnosis, step: dict, flow_id: str, now: int) -> None:
     for found in diagnosis.findings:
-        _check_finding(found, {"preflight", "response"})
+        check_finding(found, {"preflight", "response"})
         _check_flows(found)
         if found["id"] == "Warning_ETagHidden":
             need("origin" in {k.lower() for k in step["headers"]}, "sessions.etag-hidden-without-origin")
@@ -129,7 +129,7 @@ def _check_diagnosis(diagnosis, step: dict, flow_id: str, now: int) -> None:
     for lang in catalogue.LANGS:
         meta = metadata(diagnosis, lang)
         for found in meta["findings"]:
-            _check_rendered(found)
+            check_rendered(found)
         outputs += [json.dumps(meta), flow_comment(diagnosis, lang), dumps_record(record(
             time=format_iso8601(now), flow_id=flow_id, client="127.0.0.1", method=step["method"],
             url=f"https://{COS_HOST}{step['target']}", host=COS_HOST, bucket=meta["bucket"], region=meta["region"],
