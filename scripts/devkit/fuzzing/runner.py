@@ -115,7 +115,8 @@ CONTROL_KEYS = frozenset({"mode", "lang", "creds", "endpoint", "method", "kind"}
 
 
 def minimise(target: str, args: dict, signature: str, *, seconds: float = 10.0, max_tries: int = 3000) -> dict:
-    """Delete chunks of the largest inputs while the same signature reproduces."""
+    """Delete chunks of the largest inputs (bytes, text, and lists such as a story's steps) while
+    the same signature reproduces."""
     deadline = time.monotonic() + seconds
     tries = 0
 
@@ -132,7 +133,7 @@ def minimise(target: str, args: dict, signature: str, *, seconds: float = 10.0, 
         candidate = dict(best, **{key: False if key == "expect_ok" else None})
         if same(candidate):
             best = candidate
-    keys = sorted((k for k, v in best.items() if isinstance(v, (bytes, str)) and v and k not in CONTROL_KEYS),
+    keys = sorted((k for k, v in best.items() if isinstance(v, (bytes, str, list)) and v and k not in CONTROL_KEYS),
                   key=lambda k: -len(best[k]))
     for key in keys:
         value = best[key]
