@@ -140,9 +140,11 @@ class Analysis:
         form = self.form
         if form is None:
             return None
-        if form.get("q-ak") is not None or form.get("signature") is None:
-            return form.get("q-ak")
-        return parse_auth_string(form.get("signature") or "").ak
+        ak = form.get("q-ak")
+        if ak is not None:
+            return ak
+        signature_field = form.get("signature")
+        return parse_auth_string(signature_field).ak if signature_field else None
 
     @property
     def token_in(self) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import cosrig
 from devkit.bench.measure import KIB, MIB
 from devkit.formbuilder import FormSpec, signed_form
+from devkit.signing_client import sign
 
 BOUNDARY = "----WebKitFormBoundary7MA4YWxkTrZu0gW"   # what a browser sends
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -38,6 +39,16 @@ def cos_form(size: int, *, key: str, now: int | None = None, seed: int = 1) -> F
     spec.file_name, spec.file_type = Path(key).name, "application/octet-stream"
     spec.file_data = file_data(size, seed)
     return spec
+
+
+def signed_put(path: str, params: dict[str, str], body: bytes) -> tuple[str, str]:
+    """(target, Authorization) of a header-signed PUT of `body`, as putObject and the SDKs'
+    UploadPart send it: host and content-length signed, the parameters too."""
+    now = int(time.time())
+    auth = sign("PUT", path, params, {"host": cosrig.COS_HOST, "content-length": str(len(body))},
+                key_time=f"{now - 60};{now + 86400}")
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return path + ("?" + query if query else ""), auth
 
 
 def file_body(size: int) -> tuple[bytes, int]:

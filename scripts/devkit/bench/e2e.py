@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cosrig
-from devkit.bench.bodies import BOUNDARY, NON_COS_HOST, cos_form, file_data
+from devkit.bench.bodies import BOUNDARY, NON_COS_HOST, cos_form, file_data, signed_put
 from devkit.bench.measure import KIB, MIB, Config, cpu, cpu_ns, human, median_ci
 from devkit.bench.proxies import (HOOK_TIMER, VARIANTS, Client, Kind, pin_proxies, start_emulator,
                                   start_mitmdump, start_proxy)
@@ -42,14 +42,10 @@ def initiate_upload(port: int, key: str) -> str:
     return found.group(1).decode()
 
 
-def signed_put(name: str, path: str, params: dict[str, str], body: bytes, batch: int) -> Kind:
-    """A header-signed PUT of `body`, as putObject and the SDKs' UploadPart send it."""
-    now = int(time.time())
-    auth = sign("PUT", path, params, {"host": cosrig.COS_HOST, "content-length": str(len(body))},
-                key_time=f"{now - 60};{now + 86400}")
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    return Kind(name, "PUT", cosrig.COS_HOST, path + ("?" + query if query else ""), body,
-                "application/octet-stream", 200, batch, (("Authorization", auth),), "put")
+def put_kind(name: str, path: str, params: dict[str, str], body: bytes, batch: int) -> Kind:
+    target, auth = signed_put(path, params, body)
+    return Kind(name, "PUT", cosrig.COS_HOST, target, body, "application/octet-stream", 200, batch,
+                (("Authorization", auth),), "put")
 
 
 def request_kinds(config: Config, upload_id: str) -> list[Kind]:
@@ -60,17 +56,17 @@ def request_kinds(config: Config, upload_id: str) -> list[Kind]:
         body, content_type = spec.encode(BOUNDARY)
         kinds.append(Kind(f"COS upload {human(size)}", "POST", cosrig.COS_HOST, "/", body, content_type,
                           204, config.batch["large" if size >= MIB else "small"]))
-    kinds.append(signed_put("COS PUT 1 MiB", "/bench/put-1m.bin", {}, file_data(MIB, 11), config.batch["large"]))
-    kinds.append(signed_put("COS UploadPart 1 MiB", "/" + PART_KEY, {"partNumber": "1", "uploadId": upload_id},
+    kinds.append(put_kind("COS PUT 1 MiB", "/bench/put-1m.bin", {}, file_data(MIB, 11), config.batch["large"]))
+    kinds.append(put_kind("COS UploadPart 1 MiB", "/" + PART_KEY, {"partNumber": "1", "uploadId": upload_id},
                             file_data(MIB, 13), config.batch["large"]))
     kinds.append(Kind("non-COS POST 64 KiB", "POST", NON_COS_HOST, "/upload",
-                      file_data(64 * KIB, 7), "application/octet-stream", 400, config.batch["small"], group="non-cos"))
+                      file_data(64 * KIB, 7), "application/octet-stream", 400, config.batch["small"]))
     form_body, form_type = FormSpec([("title", "holiday"), ("note", "x" * 100)], file_name="photo.jpg",
                                     file_data=file_data(64 * KIB, 9)).encode(BOUNDARY)
     kinds.append(Kind("non-COS multipart 64 KiB", "POST", NON_COS_HOST, "/upload", form_body, form_type,
-                      400, config.batch["small"], group="non-cos"))
+                      400, config.batch["small"]))
     kinds.append(Kind("non-COS GET", "GET", NON_COS_HOST, "/index.html", b"", None, 404,
-                      config.batch["small"], group="non-cos"))
+                      config.batch["small"]))
     return kinds
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 from types import CodeType
 
 import cosrig
-from devkit.bench.bodies import BOUNDARY, NON_COS_HOST, cos_form, file_data
+from devkit.bench.bodies import BOUNDARY, NON_COS_HOST, cos_form, file_data, signed_put
 from devkit.bench.measure import KIB, MIB, Config, best_time, human
 from devkit.formbuilder import FormSpec
-from devkit.signing_client import sign
 
 @dataclass
 class HookResult:
@@ -129,15 +128,12 @@ def hook_flows(config: Config) -> list[tuple[str, bool, Callable[[int], object]]
             "POST", cosrig.COS_HOST, "/", b, {"Content-Type": t, "Content-Length": str(len(b))}, 204, b"",
             {"ETag": '"0123456789abcdef0123456789abcdef"', "Server": "tencent-cos",
              "x-cos-request-id": f"bench{seed}"})))
-    now = int(time.time())
     for label, path, params, seed in (("COS PUT 1 MiB (200)", "/bench/hook-put.bin", {}, 11),
                                       ("COS UploadPart 1 MiB (200)", "/bench/hook-part.bin",
                                        {"partNumber": "1", "uploadId": "1700000000bench"}, 13)):
         body = file_data(MIB, seed)
-        auth = sign("PUT", path, params, {"host": cosrig.COS_HOST, "content-length": str(len(body))},
-                    key_time=f"{now - 60};{now + 86400}")
-        query = "&".join(f"{k}={v}" for k, v in params.items())
-        cases.append((label, True, lambda seed, b=body, a=auth, u=path + ("?" + query if query else ""): make(
+        target, auth = signed_put(path, params, body)
+        cases.append((label, True, lambda seed, b=body, a=auth, u=target: make(
             "PUT", cosrig.COS_HOST, u, b, {"Authorization": a, "Content-Length": str(len(b))}, 200, b"",
             {"ETag": f'"{seed:032x}"', "Server": "tencent-cos", "x-cos-request-id": f"bench{seed}"})))
     return cases

@@ -63,7 +63,7 @@ class Kind:
     expect: int
     batch: int
     headers: tuple[tuple[str, str], ...] = ()     # more request headers (a PUT's Authorization)
-    group: str = "post"        # whose target it is judged by: post (form uploads), put (XML API), non-cos
+    group: str | None = None   # whose target judges it: "put" (XML API); None: by its host (post or non-cos)
 
 
 class Client:

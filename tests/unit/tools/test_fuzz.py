@@ -615,7 +615,6 @@ def test_long_run_reports_and_replays_a_finding(tmp_path, monkeypatch):
     assert replay(path) == 0
 
 
-
 def test_a_failing_story_is_cut_to_the_steps_that_matter(monkeypatch):
     """A sessions example is a list of exchanges: the minimiser drops the ones the failure does not need."""
     def broken(*, steps, **kw):
@@ -627,6 +626,7 @@ def test_a_failing_story_is_cut_to_the_steps_that_matter(monkeypatch):
     args = {"steps": steps, "creds": "ok"}
     signature = classify(attempt("sessions", args))[1]
     assert minimise("sessions", args, signature)["steps"] == [{"kind": "sts"}, {"kind": "abort"}]
+
 
 # --- size: caps and huge bodies --------------------------------------------------------------------
 
